@@ -1,0 +1,46 @@
+# OpenZone: `make run` serves the demo, `make test` runs the whole suite. Both install what they need.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+export UV_LINK_MODE := copy
+
+.PHONY: run test test-suite test-postgres install assets uv lint bench clean
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+install: uv
+	@scripts/system-deps.sh run
+	@$(UV) sync --frozen --quiet
+	@$(MAKE) --no-print-directory assets
+
+assets:
+	@[ -d assets/node_modules/govuk-frontend ] || npm ci --ignore-scripts --no-audit --no-fund --prefix assets --silent
+	@[ -f src/openzone/web/static/vendor/govuk/govuk-frontend.min.css ] || $(PY) scripts/vendor_assets.py
+
+run: install
+	@$(PY) -m openzone.cli init
+	@OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli demo load
+	@echo "OpenZone: http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
+	@OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli worker & worker=$$!; \
+	  trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
+	  OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli serve --host 127.0.0.1 --port 8000
+
+test: install
+	@scripts/system-deps.sh test
+	@$(MAKE) --no-print-directory test-suite
+
+test-suite:
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-postgres: install
+	@scripts/system-deps.sh ci
+	scripts/with-postgres.sh $(MAKE) --no-print-directory test-suite
+
+lint:
+	.venv/bin/ruff check src tests migrations scripts benchmarks
+	.venv/bin/lint-imports
+
+clean:
+	rm -rf .venv assets/node_modules src/openzone/web/static/vendor

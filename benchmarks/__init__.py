@@ -1,0 +1,1 @@
+"""Benchmarks: measured speed, never in timed unit tests."""

@@ -1,0 +1,114 @@
+"""The `openzone` command: set up, serve, run the worker, load demo data, administer."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openzone.config import get_settings
+from openzone.core.identity.cli import org_app, token_app, user_app
+
+console = Console()
+app = typer.Typer(help="OpenZone 开放区公共服务平台 · command line", no_args_is_help=True)
+db_app = typer.Typer(help="数据库 · Database", no_args_is_help=True)
+demo_app = typer.Typer(help="演示数据 · Demo data", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def load_modules() -> None:
+    """Import every module that registers jobs, so the worker knows all job kinds."""
+    from openzone.app import create_app
+
+    create_app()
+
+
+@app.command()
+def init() -> None:
+    """Create ./var with its secrets and migrate the database to the newest schema."""
+    from openzone import migrate
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("data", "index", "session"):
+        settings.secret(name)
+    migrate.upgrade()
+    console.print(f"数据库已就绪 · database ready: {settings.resolved_database_url.split('@')[-1]}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the database (to head by default)."""
+    from openzone import migrate
+
+    migrate.upgrade(revision=revision)
+    console.print(f"数据库已迁移到 · migrated to {revision}")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load demo organisations and people (idempotent) and print the demo logins."""
+    from openzone import demo
+    from openzone.db import transaction
+
+    with transaction() as session:
+        logins = demo.load(session)
+    table = Table(title=f"演示账号 · demo logins (密码 · password: {demo.DEMO_PASSWORD})")
+    for column in ("电子邮箱 · e-mail", "姓名 · name", "机构 · organisation", "角色 · role"):
+        table.add_column(column, overflow="fold")
+    for login in logins:
+        table.add_row(login.email, login.name, login.org, login.role)
+    console.print(table)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, reload: bool = False) -> None:
+    """Serve the site and API with Uvicorn."""
+    import uvicorn
+
+    uvicorn.run("openzone.app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload,
+                proxy_headers=True, log_level="warning")
+
+
+@app.command()
+def worker(once: bool = typer.Option(False, help="do one round and exit"),
+           batch: int = typer.Option(10, help="jobs per round")) -> None:
+    """Run timed work: deliveries, deadlines, reminders and checkpoints."""
+    from openzone.core import jobs
+    from openzone.db import transaction
+
+    load_modules()
+    worker_id = jobs.worker_name()
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    console.print(f"worker {worker_id} 已启动 · started ({', '.join(jobs.registered_kinds())})")
+    poll = get_settings().worker_poll_seconds
+    while not stopping:
+        done = jobs.run_once(transaction, worker_id, limit=batch)
+        if once:
+            break
+        if done == 0:
+            time.sleep(poll)
+    console.print(f"worker {worker_id} 已停止 · stopped")
+
+
+def main() -> None:
+    """Run the command line."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

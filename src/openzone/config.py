@@ -1,0 +1,77 @@
+"""Settings for one OpenZone deployment, read from OPENZONE_* environment variables."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Hold every setting of the deployment; environment variables override the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENZONE_", env_file=".env", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    # development: plain-HTTP cookies allowed; production: Secure cookies, TOTP enforced.
+    environment: str = Field(default="development", pattern="^(development|production)$")
+    demo_mode: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+    session_hours: int = 12
+    login_max_failures: int = 5
+    login_lock_minutes: int = 15
+    # Office hours used to count half working days (上午 09:00–12:00, 下午 13:30–17:30 by default).
+    office_morning: str = "09:00-12:00"
+    office_afternoon: str = "13:30-17:30"
+    # Count Monday to Friday for a year whose official schedule is not imported, marking deadlines 暂定.
+    calendar_provisional: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@openzone.local"
+    sms_webhook_url: str = ""
+    notify_max_attempts: int = 6
+    worker_poll_seconds: float = 1.0
+    worker_heartbeat_stale_seconds: int = 120
+    log_json: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the configured database URL, or the default SQLite file under var_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'openzone.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Say whether cookies must carry the Secure flag."""
+        return self.environment == "production"
+
+    def secret(self, name: str, nbytes: int = 32) -> bytes:
+        """Return a named secret from var_dir/secrets, generating it on first use."""
+        path = self.var_dir / "secrets" / f"{name}.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(base64.b64encode(secrets.token_bytes(nbytes)).decode() + "\n")
+            os.chmod(tmp, 0o600)
+            # link() fails if another process created the key first; then both read the winner.
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return base64.b64decode(path.read_text().strip())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Shared capabilities every service builds on; core never imports services."""

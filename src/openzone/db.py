@@ -1,0 +1,122 @@
+"""Create the database engine and sessions, and define the declarative Base."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from openzone.config import get_settings
+from openzone.kit.ids import new_id
+from openzone.kit.time import utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Give every table the shared metadata and constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers run beside the single writer; foreign keys are off by default in SQLite.
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    # pysqlite's own transaction handling is off (isolation_level=None); BEGIN IMMEDIATE takes
+    # the write lock up front so two writers queue on busy_timeout instead of deadlocking.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """Build an engine for a URL with OpenZone's connection settings."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+@lru_cache
+def get_engine(url: str | None = None) -> Engine:
+    """Return the process-wide engine for the configured (or given) database."""
+    return make_engine(url or get_settings().resolved_database_url)
+
+
+@lru_cache
+def _factory(url: str | None = None) -> sessionmaker[Session]:
+    return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+def new_session(url: str | None = None) -> Session:
+    """Open a session; the caller owns its transaction."""
+    return _factory(url)()
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[Session]:
+    """Open a session inside one transaction that commits on success and rolls back on error."""
+    with new_session(url) as session, session.begin():
+        yield session
+
+
+def reset_engines() -> None:
+    """Forget cached engines, for tests and after a restore."""
+    for fn in (_factory, get_engine):
+        fn.cache_clear()
+
+
+class UTCDateTime(TypeDecorator):
+    """Store aware datetimes as UTC and return them aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    """Declare a UUIDv7 primary key column."""
+    return mapped_column(Uuid, primary_key=True, default=new_id)
+
+
+def created_at() -> Mapped[dt.datetime]:
+    """Declare a created_at column set when the row is inserted."""
+    return mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+def request_session() -> Iterator[Session]:
+    """Yield a session in one transaction for a web request (the edge owns the transaction)."""
+    with new_session() as session, session.begin():
+        yield session

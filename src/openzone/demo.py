@@ -1,0 +1,87 @@
+"""Load demonstration organisations and people, once: running it again changes nothing."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openzone.core.identity import domain, service
+from openzone.core.identity.models import Organisation, Person
+
+DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """Describe one printed demo login."""
+
+    email: str
+    name: str
+    org: str
+    role: str
+
+
+def synthetic_id_number(rng: random.Random, area: str = "110105") -> str:
+    """Make a resident ID number with a valid date and check digit; sequence 9xx keeps it synthetic."""
+    year = rng.randint(1965, 2000)
+    month = rng.randint(1, 12)
+    day = rng.randint(1, 28)
+    first17 = f"{area}{year:04d}{month:02d}{day:02d}9{rng.randint(0, 99):02d}"
+    return first17 + domain.id_check_char(first17)
+
+
+def synthetic_uscc(rng: random.Random, *, prefix: str = "91", area: str = "110105") -> str:
+    """Make a unified social credit code with a valid GB 32100 check character."""
+    body = "".join(rng.choice("0123456789") for _ in range(9))
+    first17 = f"{prefix}{area}{body}"
+    return first17 + domain.uscc_check_char(first17)
+
+
+ORGS = (
+    # key, name, English name, kind, credit-code prefix (9=工商, 1=机构编制 per GB 32100 table 1)
+    ("agency", "北京市文化和旅游局（演示）", "Beijing Culture and Tourism Bureau (demo)", "government_agency", "11"),
+    ("hall", "朝阳区政务服务中心（演示）", "Chaoyang District Service Centre (demo)", "service_hall", "11"),
+    ("firm", "北京开放示范贸易有限公司（演示）", "Beijing Open Demo Trading Co. (demo)", "enterprise", "91"),
+    ("bank", "示范商业银行北京分行（演示）", "Demo Commercial Bank Beijing Branch (demo)", "bank", "91"),
+    ("court", "北京金融法院（演示）", "Beijing Financial Court (demo)", "court", "11"),
+)
+PEOPLE = (
+    # email, name, org key, role (None: platform administrator)
+    ("admin@demo.openzone.cn", "平台管理员", None, None),
+    ("official@demo.openzone.cn", "王审批", "agency", "official"),
+    ("supervisor@demo.openzone.cn", "李监管", "agency", "supervisor"),
+    ("clerk@demo.openzone.cn", "张窗口", "hall", "clerk"),
+    ("firm-admin@demo.openzone.cn", "赵企业", "firm", "org_admin"),
+    ("firm-staff@demo.openzone.cn", "钱业务", "firm", "staff"),
+    ("bank@demo.openzone.cn", "孙信贷", "bank", "org_admin"),
+    ("court@demo.openzone.cn", "周法官", "court", "official"),
+)
+
+
+def load(session: Session) -> list[DemoLogin]:
+    """Create the demo organisations and people that do not exist yet; return the logins."""
+    rng = random.Random(20211)  # fixed seed: the same synthetic identifiers every run
+    orgs: dict[str, Organisation] = {}
+    for key, name, name_en, kind, prefix in ORGS:
+        uscc = synthetic_uscc(rng, prefix=prefix)
+        org = session.scalar(select(Organisation).where(Organisation.name == name))
+        if org is None:
+            org = service.create_organisation(session, name=name, name_en=name_en, kind=kind, uscc=uscc)
+        orgs[key] = org
+    password_hash = service.hash_password(DEMO_PASSWORD)
+    logins = []
+    for email, name, org_key, role in PEOPLE:
+        id_number = synthetic_id_number(rng)
+        phone = f"139{rng.randint(0, 99999999):08d}"
+        person = session.scalar(select(Person).where(Person.email == email))
+        if person is None:
+            person = service.create_person(session, name=name, email=email, password_hash=password_hash,
+                                           phone=phone, id_number=id_number, is_platform_admin=role is None)
+            if org_key:
+                service.add_membership(session, person_id=person.id, org_id=orgs[org_key].id, role=role)
+        org_name = orgs[org_key].name if org_key else "—"
+        logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
+    return logins

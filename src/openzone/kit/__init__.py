@@ -1,0 +1,1 @@
+"""Business-free helpers shared by every module: errors, ids, time, pagination, i18n."""

@@ -1,0 +1,16 @@
+"""Import every module's tables so that Base.metadata describes the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+MODEL_MODULES = (
+    "openzone.core.identity.models",
+    "openzone.core.jobs.models",
+)
+
+
+def load_all() -> None:
+    """Import all model modules (for Alembic and the drift test)."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)

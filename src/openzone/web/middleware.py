@@ -1,0 +1,64 @@
+"""Per-request plumbing: request id, language, CSRF cookie, security headers and a JSON access log."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from fastapi import Request
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from openzone.config import get_settings
+from openzone.core.identity.access import CSRF_COOKIE
+from openzone.kit import i18n
+from openzone.kit.ids import new_token
+
+LANG_COOKIE = "oz_lang"
+log = logging.getLogger("openzone.access")
+
+# No inline script or style anywhere: every script and stylesheet is a vendored file on our origin.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+class RequestContext(BaseHTTPMiddleware):
+    """Set the request id, language and CSRF token, and add security headers to the response."""
+
+    async def dispatch(self, request: Request, call_next):
+        started = time.perf_counter()
+        request_id = request.headers.get("x-request-id", "")
+        if not (0 < len(request_id) <= 64 and request_id.replace("-", "").isalnum()):
+            request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        lang = i18n.normalise(request.cookies.get(LANG_COOKIE))
+        request.state.lang = lang
+        i18n.current_language.set(lang)
+        csrf = request.cookies.get(CSRF_COOKIE)
+        fresh_csrf = not csrf or len(csrf) < 32
+        if fresh_csrf:
+            csrf = new_token(32)
+        request.state.csrf_token = csrf
+
+        response = await call_next(request)
+
+        settings = get_settings()
+        if fresh_csrf:
+            response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax", secure=settings.secure_cookies, path="/")
+        headers = response.headers
+        headers["x-request-id"] = request_id
+        headers.setdefault("content-security-policy", CSP)
+        headers["x-content-type-options"] = "nosniff"
+        headers["referrer-policy"] = "same-origin"
+        headers["x-frame-options"] = "DENY"
+        headers["permissions-policy"] = "camera=(), microphone=(), geolocation=()"
+        if not request.url.path.startswith("/static/"):
+            headers.setdefault("cache-control", "no-store")
+        if settings.secure_cookies:
+            headers["strict-transport-security"] = "max-age=31536000"
+        log.info(json.dumps({
+            "request_id": request_id, "method": request.method, "path": request.url.path,
+            "status": response.status_code, "ms": round((time.perf_counter() - started) * 1000, 1),
+        }))
+        return response
