@@ -3,7 +3,8 @@
 # command with OPENZONE_DATABASE_URL pointing at a fresh database, then stop the server.
 # Usage: scripts/with-postgres.sh COMMAND [ARGS...]
 set -euo pipefail
-PORT="${OPENZONE_PG_PORT:-55432}"
+# A free port unless one is given, so that several runs can share the machine.
+PORT="${OPENZONE_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 [ -x "$BIN/initdb" ] || { echo "PostgreSQL is not installed (scripts/system-deps.sh ci)" >&2; exit 1; }
 RUN_AS=()
