@@ -1,0 +1,99 @@
+"""A live OpenZone server on a free port and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+PHONE = {"width": 375, "height": 667}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(database):
+    """Run the app with Uvicorn in a child process against the test database."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "openzone.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("server did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Launch Debian's Chromium once per run."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request, browser, live_server):
+    """Open a fresh browser context at desktop and at phone size; fail on any console error or CSP violation."""
+    size = DESKTOP if request.param == "desktop" else PHONE
+    context = browser.new_context(viewport=size, base_url=live_server, locale="zh-CN")
+    pg = context.new_page()
+    problems: list[str] = []
+    # A form page answering 401 or 422 is intended; a failing script, style or image is not. Chromium logs
+    # both as "Failed to load resource", so sub-resources are checked by their responses instead.
+    pg.on("console", lambda msg: problems.append(msg.text)
+          if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    pg.on("pageerror", lambda exc: problems.append(str(exc)))
+    pg.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+          if r.status >= 400 and r.request.resource_type != "document" else None)
+    pg.size_name = request.param
+    yield pg
+    context.close()
+    assert problems == [], f"browser errors: {problems}"
+
+
+def check_accessibility(pg) -> None:
+    """Run axe-core on the page and fail on serious or critical violations."""
+    pg.evaluate(AXE.read_text())
+    result = pg.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert bad == [], f"axe violations on {pg.url}: {bad}"
+
+
+def check_fits(pg) -> None:
+    """Fail when the page scrolls sideways (it must work at a phone's width)."""
+    overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{pg.url} is {overflow}px wider than the viewport"
