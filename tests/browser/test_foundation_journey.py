@@ -59,3 +59,9 @@ def test_sign_in_switch_language_create_token_sign_out(page, live_server):
     assert page.get_by_role("link", name="Sign in").first.is_visible()
     page.goto("/account")
     assert "/login" in page.url
+
+
+def test_api_docs_load_from_our_own_files(page):
+    page.goto("/api/docs")
+    page.get_by_text("OpenZone API").first.wait_for()
+    assert page.locator(".opblock").count() >= 5
