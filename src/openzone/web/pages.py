@@ -45,7 +45,7 @@ def healthz(session: Session = Depends(request_session)):
     try:
         session.execute(text("SELECT 1"))
         database = "ok"
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means the database is unreachable
         database = "unreachable"
     beat = jobs.last_heartbeat(session) if database == "ok" else None
     stale = get_settings().worker_heartbeat_stale_seconds

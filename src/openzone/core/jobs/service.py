@@ -169,7 +169,7 @@ def run_once(transaction: Callable, worker_id: str, *, limit: int = 10) -> int:
         try:
             with transaction() as session:
                 run_job(session, job_id, worker_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing job must not stop the worker
             log.warning("job %s failed: %s", job_id, exc)
             with transaction() as session:
                 record_failure(session, job_id, exc)
