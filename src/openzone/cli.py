@@ -7,7 +7,6 @@ import time
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from openzone.config import get_settings
 from openzone.core.identity.cli import org_app, token_app, user_app
@@ -60,12 +59,10 @@ def demo_load() -> None:
 
     with transaction() as session:
         logins = demo.load(session)
-    table = Table(title=f"演示账号 · demo logins (密码 · password: {demo.DEMO_PASSWORD})")
-    for column in ("电子邮箱 · e-mail", "姓名 · name", "机构 · organisation", "角色 · role"):
-        table.add_column(column, overflow="fold")
+    # Plain lines, not a table: e-mail addresses must stay whole to be copied into the sign-in form.
+    print(f"演示账号 · demo logins (密码 · password: {demo.DEMO_PASSWORD})")
     for login in logins:
-        table.add_row(login.email, login.name, login.org, login.role)
-    console.print(table)
+        print(f"  {login.email:<30} {login.role:<15} {login.name}  {login.org}")
 
 
 @app.command()
