@@ -95,3 +95,19 @@ def test_error_pages_are_readable_pages(client):
     assert "未找到" in response.text and '<html lang="zh-CN"' in response.text
     api = client.get("/api/v1/no-such-thing")
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client, settings):
+    big = b"x" * (settings.max_body_bytes + 1)
+    response = client.post("/login", content=big, headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    assert response.json()["type"] == "/problems/too-large"
+
+
+def test_an_oversized_chunked_body_is_refused(client, settings):
+    def chunks():
+        for _ in range(settings.max_body_bytes // 65536 + 2):
+            yield b"x" * 65536
+
+    response = client.post("/api/v1/organisations", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413

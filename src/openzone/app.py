@@ -13,7 +13,7 @@ from openzone.core.identity import api as identity_api
 from openzone.core.identity import route_access
 from openzone.core.identity import web as identity_web
 from openzone.web import errors, pages
-from openzone.web.middleware import RequestContext
+from openzone.web.middleware import BodyLimit, RequestContext
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
@@ -49,6 +49,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(RequestContext)
+    app.add_middleware(BodyLimit)
     errors.install(app)
     check_routes()
     for router in ROUTERS:

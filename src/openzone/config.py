@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     notify_max_attempts: int = 6
     worker_poll_seconds: float = 1.0
     worker_heartbeat_stale_seconds: int = 120
-    log_json: bool = True
+    max_body_bytes: int = 25 * 1024 * 1024
 
     @property
     def resolved_database_url(self) -> str:

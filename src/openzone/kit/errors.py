@@ -74,3 +74,4 @@ Forbidden = problem("forbidden", 403, "无权执行此操作", "You are not allo
 Conflict = problem("conflict", 409, "与现有数据冲突", "Conflicts with existing data")
 ValidationFailed = problem("validation", 422, "输入有误", "The input is not valid")
 RateLimited = problem("rate-limited", 429, "尝试次数过多，请稍后再试", "Too many attempts; try again later")
+PayloadTooLarge = problem("too-large", 413, "提交的内容过大", "The request body is too large")

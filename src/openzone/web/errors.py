@@ -11,14 +11,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openzone.kit import i18n
-from openzone.kit.errors import NotFound, Problem, Unauthenticated, ValidationFailed, problem
+from openzone.kit.errors import NotFound, PayloadTooLarge, Problem, Unauthenticated, ValidationFailed, problem
 from openzone.web.templating import render
 
 log = logging.getLogger("openzone.errors")
 
 MethodNotAllowed = problem("method-not-allowed", 405, "不支持此请求方法", "Method not allowed")
 InternalError = problem("internal", 500, "系统内部错误，请稍后重试", "Internal error; please try again later")
-PayloadTooLarge = problem("too-large", 413, "提交的内容过大", "The request body is too large")
 _HTTP: dict[int, type[Problem]] = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge}
 
 

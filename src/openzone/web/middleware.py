@@ -13,6 +13,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from openzone.config import get_settings
 from openzone.core.identity.access import CSRF_COOKIE
 from openzone.kit import i18n
+from openzone.kit.errors import PayloadTooLarge
 from openzone.kit.ids import new_token
 
 LANG_COOKIE = "oz_lang"
@@ -21,6 +22,51 @@ log = logging.getLogger("openzone.access")
 # No inline script or style anywhere: every script and stylesheet is a vendored file on our origin.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+class BodyLimit:
+    """Refuse request bodies over the configured size, whether or not they declare a Content-Length."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = get_settings().max_body_bytes
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, limit)
+            return
+        seen = 0
+        refused = False
+
+        async def counted():
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    # Answer 413 now and tell the app the client went away; whatever it answers is dropped.
+                    await _refuse(send, limit)
+                    refused = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, counted, guarded_send)
+
+
+async def _refuse(send, limit: int) -> None:
+    body = json.dumps(PayloadTooLarge(f"请求体不能超过 {limit // 1048576} MiB",
+                                      f"The body may not exceed {limit // 1048576} MiB").to_dict()).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class RequestContext(BaseHTTPMiddleware):

@@ -152,3 +152,12 @@ def test_an_org_admin_cannot_manage_another_organisation(client):
     _, other = helpers.make_user("staff")
     helpers.login(client, person.email)
     assert client.get(f"/admin/organisations/{other.id}", headers=HTML).status_code == 403
+
+
+def test_a_platform_admin_finds_people_by_name_or_email(client):
+    admin, _ = helpers.make_user(None, platform_admin=True)
+    person, _ = helpers.make_user("staff")
+    helpers.login(client, admin.email)
+    page = client.get("/admin/people", params={"q": person.email[:8]}, headers=HTML)
+    assert page.status_code == 200 and person.email in page.text
+    assert "没有找到人员" in client.get("/admin/people", params={"q": "no-such-person-xyz"}, headers=HTML).text

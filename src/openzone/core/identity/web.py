@@ -19,6 +19,7 @@ from openzone.core.identity.models import Membership, Organisation, Person
 from openzone.db import request_session
 from openzone.kit import i18n
 from openzone.kit.errors import Forbidden, NotFound, Problem
+from openzone.kit.pagination import paginate
 from openzone.kit.urls import safe_next
 from openzone.web import add_template_dir, form_errors, render
 
@@ -287,6 +288,27 @@ def admin_org_create(request: Request, name: str = Form(""), name_en: str = Form
         return render(request, "identity/admin_org_new.html", {"kinds": domain.ORG_KIND_LABELS, "form": form,
                       "errors": form_errors(problem, "name")}, status_code=problem.status)
     return RedirectResponse("/admin/organisations", status_code=303)
+
+
+@router.get("/admin/people")
+def admin_people(request: Request, q: str = "", cursor: str | None = None,
+                 principal: Principal = Depends(access.platform_admin()), session: Session = Depends(request_session)):
+    """List everyone on the platform with their roles, searchable by name or e-mail (platform administrators)."""
+    stmt = select(Person)
+    needle = q.strip()
+    if needle:
+        like = f"%{needle.replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(Person.name.like(like) | Person.email.like(like.lower()))
+    page = paginate(session, stmt, Person.id, cursor=cursor, limit=50, convert=uuid.UUID)
+    ids = [p.id for p in page.items]
+    roles: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for person_id, role, org_name in session.execute(
+            select(Membership.person_id, Membership.role, Organisation.name)
+            .join(Organisation, Organisation.id == Membership.org_id).where(Membership.person_id.in_(ids))):
+        roles.setdefault(person_id, []).append((org_name, role))
+    return render(request, "identity/admin_people.html", {"people": page.items, "roles": roles, "q": needle,
+                                                           "next_cursor": page.next_cursor,
+                                                           "role_labels": domain.ROLE_LABELS})
 
 
 @router.get("/admin/organisations/{org_id}")
