@@ -111,3 +111,15 @@ def test_an_oversized_chunked_body_is_refused(client, settings):
 
     response = client.post("/api/v1/organisations", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+def test_the_navigation_shows_the_unread_count(client):
+    from openzone.core import notify
+    from openzone.db import transaction
+
+    person, _ = helpers.make_user("staff")
+    with transaction() as session:
+        notify.send(session, person_id=person.id, subject="材料已补正", body="请查看")
+    helpers.login(client, person.email)
+    page = client.get("/", headers={"accept": "text/html"})
+    assert 'id="nav-inbox"' in page.text and 'oz-count">1<' in page.text

@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from openzone.core.identity import api as identity_api
 from openzone.core.identity import route_access
 from openzone.core.identity import web as identity_web
+from openzone.core.notify import api as notify_api
+from openzone.core.notify import web as notify_web
 from openzone.web import errors, pages
 from openzone.web.middleware import BodyLimit, RequestContext
 
@@ -22,7 +24,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router)
 
 
 def api_routes() -> list[APIRoute]:

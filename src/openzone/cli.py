@@ -10,6 +10,7 @@ from rich.console import Console
 
 from openzone.config import get_settings
 from openzone.core.identity.cli import org_app, token_app, user_app
+from openzone.core.notify.cli import notify_app
 
 console = Console()
 app = typer.Typer(help="OpenZone 开放区公共服务平台 · command line", no_args_is_help=True)
@@ -20,6 +21,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(notify_app, name="notify")
 
 
 def load_modules() -> None:

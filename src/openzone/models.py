@@ -7,6 +7,7 @@ import importlib
 MODEL_MODULES = (
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
+    "openzone.core.notify.models",
 )
 
 

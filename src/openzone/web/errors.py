@@ -41,6 +41,8 @@ def problem_response(request: Request, exc: Problem) -> Response:
     if isinstance(exc, Unauthenticated):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    # The request's transaction has already ended (rolled back) by now: the error page must not touch it.
+    request.state.db = None
     return render(request, "web/error.html", {"problem": body}, status_code=exc.status, headers=exc.headers)
 
 

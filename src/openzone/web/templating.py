@@ -56,9 +56,20 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "path": request.url.path,
         "query": request.url.query,
     }
+    ctx["unread_count"] = _unread_count(request, ctx["principal"])
     ctx.update(context or {})
     html = environment().get_template(template).render(ctx)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def _unread_count(request: Request, principal) -> int:
+    """Count the signed-in person's unread messages for the navigation, in the request's own session."""
+    db = getattr(request.state, "db", None)
+    if principal is None or principal.is_token or db is None:
+        return 0
+    from openzone.core import notify  # imported here: notify's pages import this module
+
+    return notify.unread_count(db, principal.person_id)
 
 
 def form_errors(problem: Problem, default_field: str) -> list[dict[str, str]]:

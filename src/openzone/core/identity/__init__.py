@@ -4,6 +4,7 @@ from openzone.core.identity.access import Access, load_principal, platform_admin
 from openzone.core.identity.domain import ORG_KIND_LABELS, ROLE_LABELS, OrgKind, Principal, Role, mask
 from openzone.core.identity.service import (
     add_membership,
+    contact_for,
     create_organisation,
     create_person,
     create_token,
@@ -23,6 +24,7 @@ __all__ = [
     "Principal",
     "Role",
     "add_membership",
+    "contact_for",
     "create_organisation",
     "create_person",
     "create_token",

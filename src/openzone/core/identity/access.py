@@ -27,6 +27,7 @@ def load_principal(request: Request, session: Session = Depends(request_session)
     """Return the principal of the request from its bearer token or session cookie, or None."""
     if hasattr(request.state, "principal"):
         return request.state.principal
+    request.state.db = session  # the request's own session, for page furniture such as the unread count
     principal = None
     auth = request.headers.get("authorization", "")
     if auth:

@@ -158,6 +158,16 @@ def masked_identifiers(person: Person) -> dict[str, str | None]:
     return {"phone": domain.mask_phone(phone) if phone else None, "id_number": domain.mask(idn) if idn else None}
 
 
+def contact_for(session: Session, person_id: uuid.UUID) -> tuple[str, str | None]:
+    """Return a person's e-mail address and decrypted mobile number (None when not given), for delivering notices."""
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("人员不存在", "No such person")
+    data_key, _ = _keys()
+    phone = crypto.decrypt(data_key, person.phone_enc, context="identity_person.phone") if person.phone_enc else None
+    return person.email, phone
+
+
 def find_person_by_id_number(session: Session, id_number: str) -> Person | None:
     """Find a person by resident ID number through the blind index."""
     _, index_key = _keys()
