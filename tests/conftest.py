@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from openzone import migrate  # noqa: E402
 from openzone.config import get_settings  # noqa: E402
-from openzone.db import get_engine  # noqa: E402
+from openzone.core import calendar  # noqa: E402
+from openzone.db import get_engine, transaction  # noqa: E402
 
 DATABASE_URL = os.environ["OPENZONE_DATABASE_URL"]
 IS_POSTGRES = DATABASE_URL.startswith("postgresql")
@@ -32,6 +33,9 @@ def _reset_database() -> None:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
     migrate.upgrade()
+    # As `openzone init` does: the official working-day schedule that ships with chinese-calendar.
+    with transaction() as session:
+        calendar.seed_from_package(session)
 
 
 @pytest.fixture(scope="session", autouse=True)

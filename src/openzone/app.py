@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from openzone.core.calendar import web as calendar_web
 from openzone.core.identity import api as identity_api
 from openzone.core.identity import route_access
 from openzone.core.identity import web as identity_web
@@ -24,7 +25,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router)
 
 
 def api_routes() -> list[APIRoute]:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from openzone.config import get_settings
+from openzone.core.calendar.cli import calendar_app
 from openzone.core.identity.cli import org_app, token_app, user_app
 from openzone.core.notify.cli import notify_app
 
@@ -21,6 +22,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(calendar_app, name="calendar")
 app.add_typer(notify_app, name="notify")
 
 
@@ -35,12 +37,16 @@ def load_modules() -> None:
 def init() -> None:
     """Create ./var with its secrets and migrate the database to the newest schema."""
     from openzone import migrate
+    from openzone.core import calendar
+    from openzone.db import transaction
 
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     for name in ("data", "index", "session"):
         settings.secret(name)
     migrate.upgrade()
+    with transaction() as session:
+        calendar.seed_from_package(session)
     console.print(f"数据库已就绪 · database ready: {settings.resolved_database_url.split('@')[-1]}")
 
 

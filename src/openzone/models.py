@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = (
+    "openzone.core.calendar.models",
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
     "openzone.core.notify.models",

@@ -12,6 +12,7 @@ from openzone.core.identity.service import (
     hash_password,
     masked_identifiers,
     memberships,
+    platform_admin_ids,
     validate_id_number,
     validate_uscc,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "masked_identifiers",
     "memberships",
     "platform_admin",
+    "platform_admin_ids",
     "public",
     "roles",
     "route_access",

@@ -168,6 +168,12 @@ def contact_for(session: Session, person_id: uuid.UUID) -> tuple[str, str | None
     return person.email, phone
 
 
+def platform_admin_ids(session: Session) -> list[uuid.UUID]:
+    """List the active platform administrators, for notices about the deployment itself."""
+    return list(session.scalars(select(Person.id).where(Person.is_platform_admin.is_(True), Person.active.is_(True))
+                                .order_by(Person.id)))
+
+
 def find_person_by_id_number(session: Session, id_number: str) -> Person | None:
     """Find a person by resident ID number through the blind index."""
     _, index_key = _keys()
