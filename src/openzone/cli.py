@@ -110,6 +110,57 @@ def worker(once: bool = typer.Option(False, help="do one round and exit"),
     console.print(f"worker {worker_id} 已停止 · stopped")
 
 
+def _problem_exit(problem) -> None:
+    """Print a problem in both languages, without a traceback, and exit with status 1."""
+    console.print(f"[red]错误：{problem.detail or problem.title}[/red]")
+    console.print(f"[red]Error: {problem.detail_en or problem.title_en}[/red]")
+    raise typer.Exit(1)
+
+
+@app.command()
+def backup(out: str = typer.Option("", "--out", help="备份文件路径 · archive path (default: var/backups/openzone-<time>.tar.gz)")) -> None:
+    """Write one .tar.gz holding a consistent copy of the database and the ./var files."""
+    from openzone import backup as backups
+    from openzone.kit.errors import Problem
+
+    try:
+        with backups.ProgressReport(console) as report:
+            path, manifest = backups.create(out or None, report=report)
+    except Problem as problem:
+        _problem_exit(problem)
+    console.print(f"备份已写入 · backup written: {path}")
+    console.print(f"数据库 · database: {manifest.database}, 版本 · revision: {manifest.alembic_revision}, "
+                  f"文件 · files: {len(manifest.files)}")
+
+
+@app.command()
+def restore(file: str = typer.Argument(..., help="备份文件 · the .tar.gz made by openzone backup"),
+            yes: bool = typer.Option(False, "--yes", help="不再确认 · do not ask for confirmation")) -> None:
+    """Check a backup's hashes, then replace the database and ./var files with its contents."""
+    from openzone import backup as backups
+    from openzone import migrate
+    from openzone.kit.errors import Problem
+
+    try:
+        with backups.ProgressReport(console) as report:
+            unpacked = backups.unpack(file, report=report)
+        with unpacked:
+            manifest = unpacked.manifest
+            console.print(f"备份时间 · made at: {manifest.created_at}; 数据库 · database: {manifest.database}; "
+                          f"版本 · revision: {manifest.alembic_revision}; 文件 · files: {len(manifest.files)}")
+            if not yes and not typer.confirm("将覆盖当前数据库和 ./var 中的同名文件，是否继续？ · "
+                                             "This replaces the database and the ./var files. Continue?"):
+                console.print("已取消 · cancelled")
+                raise typer.Exit(1)
+            with backups.ProgressReport(console) as report:
+                backups.apply(unpacked, report=report)
+    except Problem as problem:
+        _problem_exit(problem)
+    console.print("恢复完成 · restore complete")
+    if manifest.alembic_revision != migrate.head():
+        console.print("请运行 openzone db upgrade 把数据库迁移到最新版本 · run openzone db upgrade to migrate the database")
+
+
 def main() -> None:
     """Run the command line."""
     app()

@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.engine import Engine
@@ -57,20 +56,26 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
-@lru_cache
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Return the process-wide engine for the configured (or given) database."""
-    return make_engine(url or get_settings().resolved_database_url)
-
-
-@lru_cache
-def _factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    url = url or get_settings().resolved_database_url
+    engine = _engines.get(url)
+    if engine is None:
+        engine = _engines.setdefault(url, make_engine(url))
+    return engine
 
 
 def new_session(url: str | None = None) -> Session:
     """Open a session; the caller owns its transaction."""
-    return _factory(url)()
+    url = url or get_settings().resolved_database_url
+    factory = _factories.get(url)
+    if factory is None:
+        factory = _factories.setdefault(url, sessionmaker(get_engine(url), expire_on_commit=False))
+    return factory()
 
 
 @contextmanager
@@ -81,9 +86,11 @@ def transaction(url: str | None = None) -> Iterator[Session]:
 
 
 def reset_engines() -> None:
-    """Forget cached engines, for tests and after a restore."""
-    for fn in (_factory, get_engine):
-        fn.cache_clear()
+    """Close every pooled connection and forget the engines, for tests and before and after a restore."""
+    for engine in list(_engines.values()):
+        engine.dispose()
+    _engines.clear()
+    _factories.clear()
 
 
 class UTCDateTime(TypeDecorator):

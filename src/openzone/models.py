@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "openzone.core.calendar.models",
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
+    "openzone.core.ledger.models",
     "openzone.core.notify.models",
 )
 

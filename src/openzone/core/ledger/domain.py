@@ -1,0 +1,200 @@
+"""Pure ledger rules: what an entry may hold, its body (format v1) and salted commitments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from openzone.kit.errors import problem
+
+ENTRY_VERSION = 1
+MAX_EVENT_TYPE_LENGTH = 64
+# "<module>.<event>", each part lower-case ASCII letters, digits and underscores, starting with a letter.
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
+# Keys of digests and commitments, and commitment kinds.
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+COMMITMENT_PREFIX = "c1:"
+COMMITMENT_RE = re.compile(r"^c1:[0-9a-f]{64}$")
+SALT_BYTES = 32
+MAX_NAMED_ITEMS = 32
+MAX_DATA_BYTES = 8 * 1024
+# Entry bundles (C2SP tlog-tiles) prefix each entry with a uint16 length, so an entry stays far below 65,536 bytes.
+MAX_ENTRY_BYTES = 16 * 1024
+MAX_DEPTH = 16
+# RFC 8785 §3.2.2.3 serialises numbers as IEEE 754 doubles; integers beyond ±(2^53 − 1) would lose digits.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+InvalidEntry = problem("ledger-invalid-entry", 422, "账本条目无效", "The ledger entry is not valid")
+InvalidCommitment = problem("ledger-invalid-commitment", 422, "承诺值无效", "The commitment is not valid")
+
+
+def _reject(field: str, code: str, zh: str, en: str) -> InvalidEntry:
+    return InvalidEntry(zh, en, errors=[{"field": field, "code": code}])
+
+
+def validate_event_type(event_type: str) -> str:
+    """Return the event type if it is a lower-case dotted name of at most 64 characters, else raise."""
+    if not isinstance(event_type, str) or len(event_type) > MAX_EVENT_TYPE_LENGTH or not EVENT_TYPE_RE.match(event_type):
+        raise _reject("event_type", "format",
+                      f"事件类型须为不超过{MAX_EVENT_TYPE_LENGTH}个字符的小写点分名称，如 e_license.retrieved",
+                      f"An event type is a lower-case dotted name of at most {MAX_EVENT_TYPE_LENGTH} characters, "
+                      "e.g. e_license.retrieved")
+    return event_type
+
+
+def _named(field: str, values: Mapping[str, str] | None, pattern: re.Pattern[str], what_zh: str,
+           what_en: str) -> dict[str, str]:
+    values = dict(values or {})
+    if len(values) > MAX_NAMED_ITEMS:
+        raise _reject(field, "too_many", f"{what_zh}最多{MAX_NAMED_ITEMS}项", f"At most {MAX_NAMED_ITEMS} {what_en}")
+    for key, value in values.items():
+        if not isinstance(key, str) or not NAME_RE.match(key):
+            raise _reject(field, "key", f"{what_zh}的名称须为小写字母开头的标识符：{key!r}",
+                          f"Names of {what_en} are lower-case identifiers: {key!r}")
+        if not isinstance(value, str) or not pattern.match(value):
+            raise _reject(field, "value", f"{what_zh}“{key}”的格式不正确", f"The {what_en} value {key!r} is malformed")
+    return {key: str(value) for key, value in values.items()}
+
+
+def validate_digests(digests: Mapping[str, str] | None) -> dict[str, str]:
+    """Return the digests if every value is "sha256:" and 64 lower-case hex digits, else raise."""
+    return _named("digests", digests, DIGEST_RE, "摘要", "digests")
+
+
+def validate_commitments(commitments: Mapping[str, str] | None) -> dict[str, str]:
+    """Return the commitments if every value has the "c1:" form made by commit, else raise."""
+    return _named("commitments", commitments, COMMITMENT_RE, "承诺值", "commitments")
+
+
+def plain_data(value: Any, *, _depth: int = 0) -> Any:
+    """Return a copy of value made of plain str, int, bool, None, list and dict, refusing anything else."""
+    if _depth > MAX_DEPTH:
+        raise _reject("data", "depth", f"数据嵌套不得超过{MAX_DEPTH}层", f"Data may nest at most {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise _reject("data", "integer", "整数超出 ±(2^53−1) 范围，请改用字符串",
+                          "An integer beyond ±(2^53 − 1) must be given as a string")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
+        return str.__str__(value)
+    if isinstance(value, list):
+        return [plain_data(item, _depth=_depth + 1) for item in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _reject("data", "key", "数据的键须为字符串", "Keys in data must be strings")
+            out[plain_data(key, _depth=_depth + 1)] = plain_data(item, _depth=_depth + 1)
+        return out
+    if isinstance(value, float):
+        raise _reject("data", "float", "数据不得含有浮点数，请使用整数（如以分计的金额）或字符串",
+                      "Data may not hold floats; use integers (e.g. amounts in fen) or strings")
+    raise _reject("data", "type", f"数据只能由字符串、整数、布尔值、null、列表和对象组成，不支持 {type(value).__name__}",
+                  f"Data is made of strings, integers, booleans, null, lists and objects, not {type(value).__name__}")
+
+
+# GB 11643-1999 resident ID numbers and mainland mobile numbers standing alone in a string.
+_ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx])(?![0-9A-Za-z])")
+_MOBILE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _is_id_number(candidate: str) -> bool:
+    try:
+        dt.date(int(candidate[6:10]), int(candidate[10:12]), int(candidate[12:14]))
+    except ValueError:
+        return False
+    total = sum(int(c) * w for c, w in zip(candidate[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == candidate[17].upper()
+
+
+def personal_identifier_in(value: Any) -> str | None:
+    """Return "id_number" or "mobile" if a string in value holds one in clear, else None."""
+    if isinstance(value, str):
+        if any(_is_id_number(m.group(1)) for m in _ID_NUMBER_RE.finditer(value)):
+            return "id_number"
+        if _MOBILE_RE.search(value):
+            return "mobile"
+        return None
+    if isinstance(value, list):
+        items: list[Any] = value
+    elif isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    else:
+        return None
+    for item in items:
+        found = personal_identifier_in(item)
+        if found:
+            return found
+    return None
+
+
+def refuse_personal_identifiers(data: Any) -> None:
+    """Raise if data holds a resident ID number or a mobile number in clear; callers pass commitments instead."""
+    found = personal_identifier_in(data)
+    if found == "id_number":
+        raise _reject("data", "personal_data", "账本条目不得含有明文身份证号码，请改用承诺值（ledger.commit）",
+                      "A ledger entry may not hold a resident ID number in clear; pass a commitment (ledger.commit)")
+    if found == "mobile":
+        raise _reject("data", "personal_data", "账本条目不得含有明文手机号码，请改用承诺值（ledger.commit）",
+                      "A ledger entry may not hold a mobile number in clear; pass a commitment (ledger.commit)")
+
+
+def entry_body(*, event_type: str, time: str, actor: str | None, digests: dict[str, str],
+               commitments: dict[str, str], data: dict[str, Any]) -> dict[str, Any]:
+    """Return the JSON object of a version-1 entry, before canonicalisation (see the module README)."""
+    return {"v": ENTRY_VERSION, "type": event_type, "time": time, "actor": actor, "digests": digests,
+            "commitments": commitments, "data": data}
+
+
+def validate_kind(kind: str) -> str:
+    """Return a commitment kind if it is a lower-case identifier (e.g. id_number), else raise."""
+    if not isinstance(kind, str) or not NAME_RE.match(kind):
+        raise InvalidCommitment("承诺类别须为小写字母开头、不超过32个字符的标识符，如 id_number",
+                                "A commitment kind is a lower-case identifier of at most 32 characters, e.g. id_number",
+                                errors=[{"field": "kind", "code": "format"}])
+    return kind
+
+
+@dataclass(frozen=True)
+class Opening:
+    """Give what a holder needs to prove that a commitment hides their value: its kind and salt."""
+
+    commitment: str
+    kind: str
+    salt: bytes
+
+    @property
+    def salt_hex(self) -> str:
+        """Return the salt as lower-case hex, the form shown to holders."""
+        return self.salt.hex()
+
+
+def commitment_of(kind: str, salt: bytes, value: str) -> str:
+    """Return "c1:" + hex SHA-256(salt ‖ UTF-8(kind) ‖ 0x00 ‖ UTF-8(value)) for a 32-byte salt.
+
+    The salt has a fixed length and a kind never contains 0x00, so the hashed bytes split one way only.
+    """
+    if len(salt) != SALT_BYTES:
+        raise ValueError("a commitment salt is 32 bytes")
+    digest = hashlib.sha256(salt + kind.encode("utf-8") + b"\x00" + value.encode("utf-8")).hexdigest()
+    return COMMITMENT_PREFIX + digest
+
+
+def check_opening(commitment: str, *, kind: str, salt: bytes, value: str) -> bool:
+    """Say whether a kind, salt and value open a commitment, as an outside verifier would check it."""
+    if not COMMITMENT_RE.match(commitment) or len(salt) != SALT_BYTES or not NAME_RE.match(kind):
+        return False
+    return hmac.compare_digest(commitment_of(kind, salt, value), commitment)
