@@ -27,9 +27,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(database):
-    """Run the app with Uvicorn in a child process against the test database."""
+    """Run the app with Uvicorn against the test database, once per module so later tests find the database free."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "openzone.app:create_app", "--factory", "--host", "127.0.0.1",
