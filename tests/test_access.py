@@ -20,6 +20,12 @@ PUBLIC = {
     ("GET", "/"), ("GET", "/healthz"), ("GET", "/api/docs"), ("GET", "/language/{code}"),
     ("GET", "/login"), ("POST", "/login"), ("GET", "/login/totp"), ("POST", "/login/totp"),
     ("GET", "/login/totp-setup"), ("POST", "/login/totp-setup"), ("POST", "/logout"),
+    # The transparency log is public on purpose: anyone may fetch checkpoints, tiles and proofs (issue 3 §2).
+    ("GET", "/ledger/checkpoint"), ("GET", "/ledger/tile/{path:path}"), ("GET", "/ledger/proof/inclusion"),
+    ("GET", "/ledger/proof/consistency"), ("GET", "/ledger/entries/{leaf_hash_hex}"),
+    # Receipts, the keys that check them and the verification page are for anyone, a court or a citizen (issue 3 §4).
+    ("GET", "/ledger/receipts/{leaf_hash_hex}.txt"), ("GET", "/ledger/receipts/{leaf_hash_hex}.pdf"),
+    ("GET", "/ledger/keys"), ("GET", "/verify"), ("POST", "/verify"),
 }
 SAMPLE = {"code": "en"}
 

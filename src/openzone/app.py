@@ -13,6 +13,9 @@ from openzone.core.calendar import web as calendar_web
 from openzone.core.identity import api as identity_api
 from openzone.core.identity import route_access
 from openzone.core.identity import web as identity_web
+from openzone.core.ledger import api as ledger_api
+from openzone.core.ledger import receipt_web as ledger_receipt_web
+from openzone.core.ledger import witness_web as ledger_witness_web
 from openzone.core.notify import api as notify_api
 from openzone.core.notify import web as notify_web
 from openzone.web import errors, pages
@@ -25,7 +28,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router)
 
 
 def api_routes() -> list[APIRoute]:

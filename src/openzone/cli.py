@@ -11,6 +11,9 @@ from rich.console import Console
 from openzone.config import get_settings
 from openzone.core.calendar.cli import calendar_app
 from openzone.core.identity.cli import org_app, token_app, user_app
+from openzone.core.ledger.cli import ledger_app
+from openzone.core.ledger.receipt_cli import verify as verify_receipt
+from openzone.core.ledger.witness_cli import witness_app
 from openzone.core.notify.cli import notify_app
 
 console = Console()
@@ -24,6 +27,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(notify_app, name="notify")
+app.add_typer(ledger_app, name="ledger")
+app.command("verify")(verify_receipt)
+app.add_typer(witness_app, name="witness")
 
 
 def load_modules() -> None:

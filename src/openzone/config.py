@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     worker_heartbeat_stale_seconds: int = 120
     max_body_bytes: int = 25 * 1024 * 1024
+    # The transparency log's origin line (C2SP tlog-checkpoint), also the name of its signing key.
+    ledger_origin: str = "ledger.openzone.local/v1"
+    # Entries the integrator sequences into one signed checkpoint at most.
+    ledger_batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @property
     def resolved_database_url(self) -> str:

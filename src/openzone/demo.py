@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
 
@@ -71,6 +72,7 @@ def load(session: Session) -> list[DemoLogin]:
         if org is None:
             org = service.create_organisation(session, name=name, name_en=name_en, kind=kind, uscc=uscc)
         orgs[key] = org
+        _record_registration(session, org)
     password_hash = service.hash_password(DEMO_PASSWORD)
     logins = []
     for email, name, org_key, role in PEOPLE:
@@ -85,3 +87,15 @@ def load(session: Session) -> list[DemoLogin]:
         org_name = orgs[org_key].name if org_key else "—"
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
     return logins
+
+
+ORG_REGISTERED = "identity.organisation_registered"
+
+
+def _record_registration(session: Session, org: Organisation) -> None:
+    """Record a demo organisation's registration in the ledger once, its credit code only as a salted commitment."""
+    if session.scalar(select(ledger.Entry.id).where(ledger.Entry.event_type == ORG_REGISTERED,
+                                                    ledger.Entry.actor_org_id == org.id)):
+        return
+    commitments = {"uscc": ledger.commit(session, "uscc", org.uscc)} if org.uscc else {}
+    ledger.record(session, ORG_REGISTERED, actor_org_id=org.id, commitments=commitments, data={"kind": org.kind})

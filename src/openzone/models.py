@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
     "openzone.core.ledger.models",
+    "openzone.core.ledger.witness_models",
     "openzone.core.notify.models",
 )
 

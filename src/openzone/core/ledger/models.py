@@ -1,11 +1,11 @@
-"""Tables owned by the ledger: entries waiting for (or done with) integration, and commitment salts."""
+"""Tables owned by the ledger: entries, commitment salts, and the integrated log (tiles, checkpoints, state)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openzone.db import Base, UTCDateTime, created_at, uuid_pk
@@ -15,6 +15,9 @@ class Entry(Base):
     """Hold one ledger entry's canonical bytes; leaf_index stays NULL until the integrator sequences it."""
 
     __tablename__ = "ledger_entry"
+    # The integrator's queue: pending entries in (created_at, id) order, without sorting the integrated millions.
+    __table_args__ = (Index("ix_ledger_entry_pending", "created_at", "id", sqlite_where=text("leaf_index IS NULL"),
+                            postgresql_where=text("leaf_index IS NULL")),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     created_at: Mapped[dt.datetime] = created_at()
@@ -26,6 +29,8 @@ class Entry(Base):
     body_sha256: Mapped[str] = mapped_column(String(64), index=True)
     leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     integrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # RFC 9162 leaf hash SHA-256(0x00 || body), set with leaf_index, so an entry can be found by the hash a receipt names.
+    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
 
 
 class Salt(Base):
@@ -37,3 +42,46 @@ class Salt(Base):
     kind: Mapped[str] = mapped_column(String(32))
     salt: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = created_at()
+
+
+class Tile(Base):
+    """Hold the current bytes of one C2SP hash tile: width hashes of 32 bytes, full at width 256."""
+
+    __tablename__ = "ledger_tile"
+
+    # tlog-tiles: level 0 holds leaf hashes; hash i of tile n at level l >= 1 is the root of full tile n*256+i below.
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    width: Mapped[int] = mapped_column(Integer)
+    # Invariant: a full tile (width 256) is never rewritten; a partial one only grows by appending hashes.
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PublishedCheckpoint(Base):
+    """Keep every checkpoint the log signed, with the cosignature lines witnesses returned for it."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    # The C2SP tlog-checkpoint note text, and the signed note (text, blank line, the log's signature line).
+    body: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    # C2SP tlog-cosignature lines, each ending in a newline, appended to the note when served.
+    cosignatures: Mapped[str] = mapped_column(Text, default="")
+    # Set once a quorum of witnesses has cosigned this checkpoint.
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = created_at()
+
+
+class LogState(Base):
+    """Hold the one row the integrator locks: the integrated tree size and its root."""
+
+    __tablename__ = "ledger_state"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Invariant: size and root equal those of the newest ledger_checkpoint row and of the tiles.
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,20 +1,28 @@
-"""Ledger use cases: record an event's entry in the caller's transaction; make, open and erase commitments."""
+"""Ledger use cases: record entries and commitments; integrate them into the signed, tiled log; read tiles and proofs."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import os
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import rfc8785
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from openzone.core.ledger import domain
+from openzone.config import get_settings
+from openzone.core import jobs
+from openzone.core.ledger import domain, merkle, note
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry, Opening
-from openzone.core.ledger.models import Entry, Salt
-from openzone.kit.errors import ValidationFailed
+from openzone.core.ledger.models import Entry, LogState, PublishedCheckpoint, Salt, Tile
+from openzone.kit.errors import ValidationFailed, problem
 from openzone.kit.ids import new_id, sha256_hex
 from openzone.kit.time import rfc3339, utcnow
 
@@ -123,3 +131,611 @@ def erase_salts(session: Session, commitments: Iterable[str]) -> int:
     result = session.execute(delete(Salt).where(Salt.commitment.in_(wanted)))
     session.flush()
     return result.rowcount
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The log: integration into C2SP tiles and signed checkpoints (DESIGN §5; sequencing and integration kept apart)
+
+LedgerInconsistent = problem("ledger-inconsistent", 503, "账本存储的数据前后不一致，已停止发布检查点",
+                             "The ledger's stored data is inconsistent; no checkpoint is published")
+LedgerMisconfigured = problem("ledger-misconfigured", 503, "账本配置有误", "The ledger is misconfigured")
+NoCheckpoint = problem("ledger-no-checkpoint", 404, "账本尚未发布检查点", "The ledger has not published a checkpoint yet")
+TileNotFound = problem("ledger-tile-not-found", 404, "账本中没有该瓦片", "The ledger has no such tile")
+InvalidTilePath = problem("ledger-invalid-tile-path", 422, "瓦片路径无效", "The tile path is not valid")
+InvalidProofRequest = problem("ledger-invalid-proof-request", 422, "证明请求的参数无效", "The proof request is not valid")
+EntryNotFound = problem("ledger-entry-not-found", 404, "账本中没有该条目", "The ledger has no such entry")
+
+MAX_INTEGRATE_BATCH = 1_000_000
+INTEGRATE_EVERY = dt.timedelta(seconds=1)
+SIGNER_FILE = "ledger.skey"
+STATE_ID = 1
+
+
+def log_origin() -> str:
+    """Return the origin line of this deployment's checkpoints (setting ledger_origin)."""
+    return get_settings().ledger_origin
+
+
+_signers: dict[Path, note.Signer] = {}
+
+
+def _signer_path() -> Path:
+    return (get_settings().var_dir / "secrets" / SIGNER_FILE).resolve()
+
+
+def log_signer() -> note.Signer:
+    """Return the log's Ed25519 signer from var/secrets/ledger.skey, creating the key on first use."""
+    path = _signer_path()
+    signer = _signers.get(path)
+    if signer is not None:
+        return signer
+    if not path.exists():
+        # C2SP tlog-checkpoint: the key name SHOULD be the origin. A later change of origin keeps the old key name.
+        try:
+            _, skey = note.generate_signer(log_origin())
+        except note.NoteError as exc:
+            raise LedgerMisconfigured(f"账本来源名“{log_origin()}”不能作为签名密钥名：{exc}",
+                                      f"The ledger origin {log_origin()!r} cannot name a signing key: {exc}") from exc
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(skey + "\n")
+        os.chmod(tmp, 0o600)
+        # link() fails if another process created the key first; then every process reads the winner's key.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        signer = note.parse_skey(path.read_text().strip())
+    except note.NoteError as exc:
+        raise LedgerMisconfigured(f"签名密钥文件 {path} 无效：{exc}", f"The signing key file {path} is not valid: {exc}") from exc
+    return _signers.setdefault(path, signer)
+
+
+def log_vkey() -> str:
+    """Return the C2SP verifier key of the log, for anyone who checks its checkpoints."""
+    return log_signer().vkey
+
+
+def _read_stored_tile(session: Session, level: int, idx: int) -> bytes:
+    # Column select, not the ORM: integrate writes tiles with bulk statements that bypass the identity map.
+    data = session.execute(select(Tile.data).where(Tile.level == level, Tile.idx == idx)).scalar_one_or_none()
+    if data is None:
+        raise merkle.InvalidTile(f"tile {level}/{idx} is missing")
+    return bytes(data)
+
+
+def tile_reader(session: Session) -> merkle.TileCache:
+    """Return a merkle TileReader over the stored tiles that reads each tile once."""
+    return merkle.TileCache(lambda level, idx: _read_stored_tile(session, level, idx))
+
+
+def latest_checkpoint(session: Session) -> PublishedCheckpoint | None:
+    """Return the newest (largest) checkpoint the log signed, or None before the first one."""
+    return session.scalar(select(PublishedCheckpoint).order_by(PublishedCheckpoint.size.desc()).limit(1)
+                          .execution_options(populate_existing=True))
+
+
+def checkpoint_at(session: Session, size: int) -> PublishedCheckpoint | None:
+    """Return the checkpoint the log signed at a tree size, if it signed one."""
+    return session.get(PublishedCheckpoint, size, populate_existing=True)
+
+
+def served_note(checkpoint: PublishedCheckpoint) -> bytes:
+    """Return a checkpoint as served: the signed note with the witnesses' cosignature lines appended."""
+    return (checkpoint.note + (checkpoint.cosignatures or "")).encode()
+
+
+def current_checkpoint_note(session: Session) -> bytes:
+    """Return the newest checkpoint as served, or raise NoCheckpoint."""
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None:
+        raise NoCheckpoint("账本尚未发布检查点，请稍后再试", "No checkpoint has been published yet; try again shortly")
+    return served_note(checkpoint)
+
+
+def _lock_state(session: Session) -> LogState:
+    # Invariant: every integration holds this row lock until it commits (SQLite's BEGIN IMMEDIATE already serialises
+    # writers), so two integrators never read the same tree size.
+    state = session.scalar(select(LogState).where(LogState.id == STATE_ID).with_for_update()
+                           .execution_options(populate_existing=True))
+    if state is None:
+        raise LedgerInconsistent("账本状态行缺失（请运行 openzone db upgrade）",
+                                 "The ledger state row is missing (run openzone db upgrade)")
+    return state
+
+
+def _check_state(state: LogState, latest: PublishedCheckpoint | None) -> None:
+    if latest is None:
+        if state.size != 0:
+            raise LedgerInconsistent(f"账本状态记录了{state.size}个条目，但没有任何检查点",
+                                     f"The ledger state holds {state.size} entries but no checkpoint exists")
+        return
+    if state.size != latest.size or bytes(state.root) != bytes(latest.root):
+        raise LedgerInconsistent(f"账本状态（大小{state.size}）与最新检查点（大小{latest.size}）不符",
+                                 f"The ledger state (size {state.size}) does not match the newest checkpoint "
+                                 f"(size {latest.size})")
+
+
+def _check_extends(latest: PublishedCheckpoint, size: int, root: bytes, read: merkle.TileReader) -> None:
+    # Never sign a tree that does not extend the last signed one: prove it from the tiles, as a witness would.
+    try:
+        proof = merkle.consistency_proof(latest.size, size, read)
+        merkle.verify_consistency(latest.size, size, proof, bytes(latest.root), root)
+    except merkle.MerkleError as exc:
+        raise LedgerInconsistent(f"新的树（大小{size}）与已签名的检查点（大小{latest.size}）不一致：{exc}",
+                                 f"The new tree (size {size}) is not consistent with the signed checkpoint "
+                                 f"(size {latest.size}): {exc}") from exc
+
+
+def _tile_existed(size: int, level: int, idx: int) -> bool:
+    # At tree size s, level l holds floor(s / 256^l) hashes; tile idx exists once it holds at least one of them.
+    return size >> (merkle.TILE_HEIGHT * level) > idx * merkle.TILE_WIDTH
+
+
+def _write_tiles(session: Session, old_size: int, tiles: Mapping[tuple[int, int], bytes]) -> None:
+    inserts, updates = [], []
+    for (level, idx), data in sorted(tiles.items()):
+        row = {"level": level, "idx": idx, "width": len(data) // merkle.HASH_SIZE, "data": data}
+        (updates if _tile_existed(old_size, level, idx) else inserts).append(row)
+    if inserts:
+        session.execute(insert(Tile), inserts)
+    if updates:
+        session.execute(update(Tile), updates)
+
+
+def _expire_entries(session: Session) -> None:
+    # Bulk updates bypass the identity map: make loaded entries reload their new index.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Entry):
+            session.expire(obj, ["leaf_index", "leaf_hash", "integrated_at"])
+
+
+def integrate(session: Session, *, max_batch: int | None = None) -> int:
+    """Sequence up to max_batch pending entries, update the tiles and sign a checkpoint; return how many were integrated.
+
+    Everything happens in the caller's transaction: if it does not commit, no index, tile or checkpoint exists, and
+    the next run integrates the same entries again. The first run on an empty log signs the size-0 checkpoint.
+    """
+    max_batch = get_settings().ledger_batch_size if max_batch is None else max_batch
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or not 1 <= max_batch <= MAX_INTEGRATE_BATCH:
+        raise ValidationFailed(f"批量条数须在 1 到 {MAX_INTEGRATE_BATCH} 之间",
+                               f"max_batch must be between 1 and {MAX_INTEGRATE_BATCH}")
+    state = _lock_state(session)
+    latest = latest_checkpoint(session)
+    _check_state(state, latest)
+    rows = session.execute(select(Entry.id, Entry.body).where(Entry.leaf_index.is_(None))
+                           .order_by(Entry.created_at, Entry.id).limit(max_batch)).all()
+    if not rows and latest is not None:
+        return 0
+    old_size = state.size
+    leaves = [merkle.leaf_hash(bytes(body)) for _, body in rows]
+    read = tile_reader(session)
+    new_size = old_size + len(leaves)
+    try:
+        changed = merkle.append_leaves(old_size, leaves, read)
+        read.update(changed)
+        root = merkle.tree_root(new_size, read)
+    except merkle.MerkleError as exc:
+        raise LedgerInconsistent(f"无法从存储的瓦片计算新的树：{exc}",
+                                 f"The new tree cannot be computed from the stored tiles: {exc}") from exc
+    if latest is not None:
+        _check_extends(latest, new_size, root, read)
+    now = utcnow()
+    if rows:
+        session.execute(update(Entry), [{"id": entry_id, "leaf_index": old_size + i, "leaf_hash": leaves[i],
+                                         "integrated_at": now} for i, (entry_id, _) in enumerate(rows)])
+        _write_tiles(session, old_size, changed)
+    body = note.Checkpoint(log_origin(), new_size, root).body()
+    signed = note.sign_note(body, [log_signer()])
+    session.add(PublishedCheckpoint(size=new_size, root=root, body=body.decode(), note=signed.decode(),
+                                    cosignatures="", final=False, created_at=now))
+    state.size, state.root, state.updated_at = new_size, root, now
+    session.flush()
+    _expire_entries(session)
+    return len(rows)
+
+
+@jobs.handler("ledger.integrate", every=INTEGRATE_EVERY)
+def _integrate_job(session: Session, payload: dict) -> None:
+    integrate(session)
+
+
+def pending_count(session: Session) -> int:
+    """Count the entries waiting for the integrator."""
+    return session.scalar(select(func.count()).select_from(Entry).where(Entry.leaf_index.is_(None))) or 0
+
+
+def tree_size(session: Session) -> int:
+    """Return the size of the newest signed checkpoint (0 before the first one)."""
+    checkpoint = latest_checkpoint(session)
+    return checkpoint.size if checkpoint else 0
+
+
+def read_tile(session: Session, level: int, idx: int) -> bytes:
+    """Return the current bytes of hash tile (level, idx), full or partial, or raise TileNotFound."""
+    try:
+        return _read_stored_tile(session, level, idx)
+    except merkle.InvalidTile:
+        raise TileNotFound(f"第{level}层没有编号为{idx}的瓦片", f"There is no tile {idx} at level {level}") from None
+
+
+def entries_in(session: Session, start: int, count: int) -> list[bytes]:
+    """Return the bytes of the integrated entries with indices start .. start+count-1, in index order."""
+    bodies = session.scalars(select(Entry.body).where(Entry.leaf_index >= start, Entry.leaf_index < start + count)
+                             .order_by(Entry.leaf_index)).all()
+    if len(bodies) != count:
+        raise LedgerInconsistent(f"索引{start}起的{count}个条目不全（只找到{len(bodies)}个）",
+                                 f"Entries {start} to {start + count - 1} are incomplete (found {len(bodies)})")
+    return [bytes(b) for b in bodies]
+
+
+def _partial_was_signed(session: Session, level: int, idx: int, width: int) -> bool:
+    # tlog-tiles: the partial tile of width W at level l exists for the sizes s with floor(s / 256^l) = idx*256 + W.
+    shift = merkle.TILE_HEIGHT * max(level, 0)
+    low = (idx * merkle.TILE_WIDTH + width) << shift
+    high = (idx * merkle.TILE_WIDTH + width + 1) << shift
+    found = session.scalar(select(PublishedCheckpoint.size).where(PublishedCheckpoint.size >= low,
+                                                                  PublishedCheckpoint.size < high).limit(1))
+    return found is not None
+
+
+@dataclass(frozen=True)
+class TileData:
+    """Hold the bytes served at one C2SP tile path, and whether they can never change (a full tile)."""
+
+    level: int
+    idx: int
+    width: int
+    data: bytes
+
+    @property
+    def full(self) -> bool:
+        """Say whether this is a full (immutable) tile or bundle."""
+        return self.width == merkle.TILE_WIDTH
+
+
+def tile_at(session: Session, path: str) -> TileData:
+    """Return the hash tile or entry bundle at a C2SP path "tile/..." for a tree size the log signed."""
+    try:
+        level, idx, width = merkle.parse_tile_path(path)
+    except merkle.MerkleError as exc:
+        raise InvalidTilePath(f"“{path}”不是有效的瓦片路径", f"{path!r} is not a valid tile path: {exc}") from None
+    size = tree_size(session)
+    shift = merkle.TILE_HEIGHT * max(level, 0)
+    first = idx * merkle.TILE_WIDTH
+    # Compare before querying: an index from the path may exceed any integer the database stores.
+    if (first + width) << shift > size or (width < merkle.TILE_WIDTH and not _partial_was_signed(session, level, idx, width)):
+        raise TileNotFound(f"当前树（大小{size}）中没有瓦片 {path}", f"The tree of size {size} has no tile {path}")
+    if level == merkle.ENTRIES_LEVEL:
+        return TileData(level, idx, width, merkle.entry_bundle(entries_in(session, first, width)))
+    data = read_tile(session, level, idx)
+    if len(data) < width * merkle.HASH_SIZE:
+        raise LedgerInconsistent(f"瓦片 {level}/{idx} 比已签名的树短", f"Tile {level}/{idx} is shorter than a signed tree")
+    return TileData(level, idx, width, data[:width * merkle.HASH_SIZE])
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
+    """Return the RFC 9162 inclusion proof of entry index in the tree of the given size (at most the newest checkpoint)."""
+    current = tree_size(session)
+    if not (_is_count(index) and _is_count(size) and index < size <= current):
+        raise InvalidProofRequest(f"须满足 0 ≤ index < size ≤ {current}（当前检查点大小）",
+                                  f"index and size must satisfy 0 <= index < size <= {current} (the newest checkpoint)")
+    try:
+        return merkle.inclusion_proof(index, size, tile_reader(session))
+    except merkle.MerkleError as exc:
+        raise LedgerInconsistent(f"无法从瓦片计算证明：{exc}", f"The proof cannot be computed from the tiles: {exc}") from exc
+
+
+def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
+    """Return the RFC 9162 consistency proof between two tree sizes (empty when old is 0 or equals new)."""
+    current = tree_size(session)
+    if not (_is_count(old) and _is_count(new) and old <= new <= current):
+        raise InvalidProofRequest(f"须满足 0 ≤ old ≤ new ≤ {current}（当前检查点大小）",
+                                  f"old and new must satisfy 0 <= old <= new <= {current} (the newest checkpoint)")
+    try:
+        return merkle.consistency_proof(old, new, tile_reader(session))
+    except merkle.MerkleError as exc:
+        raise LedgerInconsistent(f"无法从瓦片计算证明：{exc}", f"The proof cannot be computed from the tiles: {exc}") from exc
+
+
+def entry_by_leaf_hash(session: Session, leaf_hash: bytes) -> Entry | None:
+    """Return the integrated entry with this RFC 9162 leaf hash (the first, should two entries be equal), or None."""
+    if not isinstance(leaf_hash, bytes) or len(leaf_hash) != merkle.HASH_SIZE:
+        return None
+    return session.scalar(select(Entry).where(Entry.leaf_hash == leaf_hash, Entry.leaf_index.is_not(None))
+                          .order_by(Entry.leaf_index).limit(1))
+
+
+def entry_at(session: Session, index: int) -> Entry | None:
+    """Return the entry at a leaf index, or None when no entry has it yet."""
+    return session.scalar(select(Entry).where(Entry.leaf_index == index))
+
+
+@dataclass(frozen=True)
+class EntryProof:
+    """Tie an integrated entry to the newest checkpoint: its index, the inclusion proof and the checkpoint."""
+
+    entry: Entry
+    index: int
+    leaf_hash: bytes
+    proof: list[bytes]
+    checkpoint: PublishedCheckpoint
+
+    @property
+    def size(self) -> int:
+        """Return the tree size of the checkpoint the proof leads to."""
+        return self.checkpoint.size
+
+
+def entry_proof(session: Session, leaf_hash: bytes) -> EntryProof:
+    """Return the entry with a leaf hash and its inclusion proof to the newest checkpoint, or raise EntryNotFound."""
+    entry = entry_by_leaf_hash(session, leaf_hash)
+    checkpoint = latest_checkpoint(session)
+    if entry is None or checkpoint is None or entry.leaf_index >= checkpoint.size:
+        raise EntryNotFound("没有叶哈希为此值的已入账条目（刚记录的条目要等下一个检查点）",
+                            "No integrated entry has this leaf hash (a new entry waits for the next checkpoint)")
+    proof = inclusion_proof(session, entry.leaf_index, checkpoint.size)
+    return EntryProof(entry, entry.leaf_index, bytes(entry.leaf_hash), proof, checkpoint)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Export and audit: many short transactions over a fixed signed size, so SQLite writers are not held up. Safe because
+# below a signed size nothing changes: entries keep their index, full tiles are never rewritten and partial tiles
+# only grow, so a prefix of the stored bytes is the tile at that size.
+
+Transaction = Callable[[], AbstractContextManager[Session]]
+EXPORT_CHUNK_TILES = 64
+
+
+def _signed_partials(sizes: Iterable[int], final_size: int) -> set[tuple[int, int, int]]:
+    # Partial tiles of every signed size whose tile is still partial at the final size (tlog-tiles lets a log drop a
+    # partial tile once the full one exists: clients then take a prefix of the full tile).
+    wanted = set()
+    for size in sizes:
+        level, count = 0, size
+        while count:
+            idx, width = divmod(count, merkle.TILE_WIDTH)
+            if width and not _tile_full_at(final_size, level, idx):
+                wanted.add((level, idx, width))
+            level, count = level + 1, count >> merkle.TILE_HEIGHT
+    return wanted
+
+
+def _tile_full_at(size: int, level: int, idx: int) -> bool:
+    return size >> (merkle.TILE_HEIGHT * level) >= (idx + 1) * merkle.TILE_WIDTH
+
+
+def export_paths(transaction: Transaction) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """Return the newest served checkpoint and every (level, idx, width) to export, level -1 being entry bundles."""
+    with transaction() as session:
+        checkpoint = latest_checkpoint(session)
+        if checkpoint is None:
+            raise NoCheckpoint("账本尚未发布检查点，没有可导出的内容", "No checkpoint has been published; nothing to export")
+        size, served = checkpoint.size, served_note(checkpoint)
+        sizes = session.scalars(select(PublishedCheckpoint.size).where(PublishedCheckpoint.size <= size)).all()
+    tiles = [t for t in merkle.tile_widths(size) if t[2] == merkle.TILE_WIDTH]
+    partials = _signed_partials(sizes, size)
+    tiles += sorted(partials)
+    bundles = [(merkle.ENTRIES_LEVEL, idx, width) for level, idx, width in tiles if level == 0]
+    return served, tiles + bundles
+
+
+def export_tiles(transaction: Transaction, directory: Path, *,
+                 progress: Callable[[int, int], None] | None = None) -> int:
+    """Write the newest checkpoint, its tiles and entry bundles as static files at their C2SP paths; return the file count."""
+    served, items = export_paths(transaction)
+    directory = Path(directory)
+    done = 0
+    for start in range(0, len(items), EXPORT_CHUNK_TILES):
+        with transaction() as session:
+            for level, idx, width in items[start:start + EXPORT_CHUNK_TILES]:
+                if level == merkle.ENTRIES_LEVEL:
+                    data = merkle.entry_bundle(entries_in(session, idx * merkle.TILE_WIDTH, width))
+                else:
+                    data = read_tile(session, level, idx)[:width * merkle.HASH_SIZE]
+                _write_file(directory / merkle.tile_path(level, idx, width), data)
+                done += 1
+        if progress:
+            progress(done, len(items))
+    # The checkpoint last: a mirror never names a tree whose tiles it does not hold yet.
+    _write_file(directory / "checkpoint", served)
+    return done + 1
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@dataclass
+class AuditReport:
+    """Say what the audit compared and every difference it found between the entries and the stored log."""
+
+    size: int = 0
+    pending: int = 0
+    entries: int = 0
+    tiles: int = 0
+    checkpoints: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Say whether the stored log matches a recomputation from its entries."""
+        return not self.differences
+
+    def differ(self, message: str) -> None:
+        """Record one difference (the report keeps the first thousand)."""
+        if len(self.differences) < 1000:
+            self.differences.append(message)
+
+
+class _Recompute:
+    """Rebuild the tree leaf by leaf as a stack of perfect subtrees, collecting the hashes of every tile level."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[int, bytes]] = []
+        self.rows: list[list[bytes]] = []  # rows[l]: hashes of the current (not yet full) tile at level l
+        self.done: list[tuple[int, int, bytes]] = []  # full tiles completed since the last take
+        self.count: list[int] = []  # full tiles completed so far at each level
+
+    def _emit(self, level: int, value: bytes) -> None:
+        while len(self.rows) <= level:
+            self.rows.append([])
+            self.count.append(0)
+        self.rows[level].append(value)
+        if len(self.rows[level]) == merkle.TILE_WIDTH:
+            self.done.append((level, self.count[level], b"".join(self.rows[level])))
+            self.rows[level] = []
+            self.count[level] += 1
+
+    def push(self, leaf: bytes) -> None:
+        """Append the next leaf hash, merging equal-height subtrees."""
+        self.stack.append((0, leaf))
+        self._emit(0, leaf)
+        while len(self.stack) >= 2 and self.stack[-1][0] == self.stack[-2][0]:
+            height, right = self.stack.pop()
+            _, left = self.stack.pop()
+            node = merkle.node_hash(left, right)
+            self.stack.append((height + 1, node))
+            # A perfect subtree of height 8l is the root of a full level-(l-1) tile: a hash of a level-l tile.
+            if (height + 1) % merkle.TILE_HEIGHT == 0:
+                self._emit((height + 1) // merkle.TILE_HEIGHT, node)
+
+    def root(self) -> bytes:
+        """Return MTH of the leaves pushed so far."""
+        # RFC 9162 §2.1.1 splits off the largest power of two first, so MTH folds the perfect subtrees from the right.
+        if not self.stack:
+            return merkle.EMPTY_ROOT
+        root = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            root = merkle.node_hash(left, root)
+        return root
+
+    def take(self) -> list[tuple[int, int, bytes]]:
+        """Return and forget the full tiles completed since the last call."""
+        done, self.done = self.done, []
+        return done
+
+
+def _compare_tiles(session: Session, report: AuditReport, computed: list[tuple[int, int, bytes]]) -> None:
+    by_level: dict[int, dict[int, bytes]] = {}
+    for level, idx, data in computed:
+        by_level.setdefault(level, {})[idx] = data
+    for level, tiles in by_level.items():
+        stored = dict(session.execute(select(Tile.idx, Tile.data).where(
+            Tile.level == level, Tile.idx >= min(tiles), Tile.idx <= max(tiles))).all())
+        for idx, data in tiles.items():
+            report.tiles += 1
+            found = stored.get(idx)
+            if found is None:
+                report.differ(f"tile {level}/{idx}: missing")
+            elif bytes(found) != data:
+                report.differ(f"tile {level}/{idx}: stored bytes differ from the entries "
+                              f"(first difference at hash {_first_difference(bytes(found), data)})")
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i in range(0, max(len(a), len(b)), merkle.HASH_SIZE):
+        if a[i:i + merkle.HASH_SIZE] != b[i:i + merkle.HASH_SIZE]:
+            return i // merkle.HASH_SIZE
+    return -1
+
+
+def _check_checkpoint(report: AuditReport, row: tuple[int, bytes, str, str], root: bytes,
+                      verifier: note.Verifier) -> None:
+    size, stored_root, body, signed = row
+    report.checkpoints += 1
+    if bytes(stored_root) != root:
+        report.differ(f"checkpoint {size}: stored root {bytes(stored_root).hex()} differs from the entries' {root.hex()}")
+    try:
+        parsed = note.parse_checkpoint(body.encode())
+        opened = note.open_note(signed.encode(), [verifier])
+    except note.NoteError as exc:
+        report.differ(f"checkpoint {size}: the signed note does not verify with the log key: {exc}")
+        return
+    if opened.text != body.encode() or parsed.size != size or parsed.root != root:
+        report.differ(f"checkpoint {size}: the signed body does not state size {size} and the entries' root")
+
+
+def audit(transaction: Transaction, *, chunk: int = 4096,
+          progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    """Recompute the whole tree from ledger_entry and compare entries, tiles, every checkpoint and the state with it."""
+    report = AuditReport()
+    verifier = log_signer().verifier()
+    with transaction() as session:
+        latest = latest_checkpoint(session)
+        size = latest.size if latest else 0
+        state = session.get(LogState, STATE_ID, populate_existing=True)
+        report.pending = pending_count(session)
+        beyond = session.scalar(select(func.count()).select_from(Entry).where(Entry.leaf_index >= size)) or 0
+        if beyond:
+            report.differ(f"{beyond} entries carry an index at or beyond the newest checkpoint's size {size}")
+        extra = session.scalar(select(func.count()).select_from(Tile)) or 0
+        checkpoints = list(session.execute(select(PublishedCheckpoint.size, PublishedCheckpoint.root,
+                                                  PublishedCheckpoint.body, PublishedCheckpoint.note)
+                                           .order_by(PublishedCheckpoint.size)).tuples())
+    report.size = size
+    tree = _Recompute()
+    position = 0
+    pending_checkpoints = iter(checkpoints)
+    next_checkpoint = next(pending_checkpoints, None)
+    while next_checkpoint is not None and next_checkpoint[0] == 0:
+        _check_checkpoint(report, next_checkpoint, tree.root(), verifier)
+        next_checkpoint = next(pending_checkpoints, None)
+    while position < size:
+        with transaction() as session:
+            rows = session.execute(select(Entry.leaf_index, Entry.body, Entry.body_sha256, Entry.leaf_hash)
+                                   .where(Entry.leaf_index >= position, Entry.leaf_index < position + chunk)
+                                   .order_by(Entry.leaf_index)).all()
+            for index, body, body_sha256, stored_leaf in rows:
+                if index != position:
+                    report.differ(f"entries {position} to {index - 1}: missing (no entry has these indices)")
+                    report.size = position
+                    return report
+                body = bytes(body)
+                leaf = merkle.leaf_hash(body)
+                report.entries += 1
+                if hashlib.sha256(body).hexdigest() != body_sha256:
+                    report.differ(f"entry {index}: its body no longer matches its recorded SHA-256")
+                if stored_leaf is None or bytes(stored_leaf) != leaf:
+                    report.differ(f"entry {index}: stored leaf hash differs from the hash of its body")
+                tree.push(leaf)
+                position += 1
+                while next_checkpoint is not None and next_checkpoint[0] == position:
+                    _check_checkpoint(report, next_checkpoint, tree.root(), verifier)
+                    next_checkpoint = next(pending_checkpoints, None)
+            if not rows:
+                report.differ(f"entries {position} to {size - 1}: missing (no entry has these indices)")
+                report.size = position
+                return report
+            _compare_tiles(session, report, tree.take())
+        if progress:
+            progress(position, size)
+    with transaction() as session:
+        for level, row in enumerate(tree.rows):
+            if row:
+                stored = session.execute(select(Tile.data).where(Tile.level == level, Tile.idx == tree.count[level])
+                                         ).scalar_one_or_none()
+                report.tiles += 1
+                if stored is None:
+                    report.differ(f"tile {level}/{tree.count[level]}: missing")
+                elif bytes(stored)[:len(row) * merkle.HASH_SIZE] != b"".join(row) or len(stored) != len(row) * merkle.HASH_SIZE:
+                    report.differ(f"tile {level}/{tree.count[level]}: stored bytes differ from the entries")
+    if extra != report.tiles:
+        report.differ(f"the database holds {extra} tiles; a tree of size {size} has {report.tiles}")
+    root = tree.root()
+    if state is None or state.size != size or bytes(state.root) != root:
+        report.differ(f"the integrator state does not hold size {size} and the entries' root")
+    if next_checkpoint is not None:
+        report.differ(f"checkpoint {next_checkpoint[0]}: beyond the entries")
+    return report
