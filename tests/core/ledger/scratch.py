@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def scratch_database() -> Iterator[str]:
         url = make_url(DATABASE_URL).set(database=name).render_as_string(hide_password=False)
     else:
         admin = None
-        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='openzone-scratch-')) / 'scratch.db'}"
+        folder = Path(tempfile.mkdtemp(prefix="openzone-scratch-"))
+        url = f"sqlite:///{folder / 'scratch.db'}"
     migrate.upgrade(url)
     try:
         yield url
@@ -50,6 +52,8 @@ def scratch_database() -> Iterator[str]:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 _serial = itertools.count()
