@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import bindparam, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from openzone import migrate
@@ -110,15 +112,19 @@ def _integrate_all() -> int:
             return integrated
 
 
+def _record_all(count: int, batch: int) -> None:
+    for first in range(0, count, batch):
+        with transaction() as session:
+            for i in range(first, min(count, first + batch)):
+                ledger.record(session, "bench.appended", actor_org_id=None, data=_data(i))
+
+
 def append_run(dbs: Databases, count: int, batch: int) -> float:
     """Record count entries, batch per transaction, and integrate them; return entries per second."""
     dbs.fresh()
     _integrate_all()  # the size-0 checkpoint, so the timed run measures steady-state integration
     start = time.perf_counter()
-    for first in range(0, count, batch):
-        with transaction() as session:
-            for i in range(first, min(count, first + batch)):
-                ledger.record(session, "bench.appended", actor_org_id=None, data=_data(i))
+    _record_all(count, batch)
     _integrate_all()
     elapsed = time.perf_counter() - start
     with transaction() as session:
@@ -127,15 +133,53 @@ def append_run(dbs: Databases, count: int, batch: int) -> float:
     return count / elapsed
 
 
+def live_run(dbs: Databases, count: int, batch: int) -> dict[str, float]:
+    """Record count entries while `openzone ledger integrate --loop` runs beside; stop when a checkpoint covers them.
+
+    This is the deployed arrangement: the integrator is its own process and signs a checkpoint for whatever is
+    pending, so the run also reports the longest gap between two successive checkpoints.
+    """
+    url = dbs.fresh()
+    _integrate_all()
+    env = {**os.environ, "OPENZONE_DATABASE_URL": url}
+    integrator = subprocess.Popen([sys.executable, "-m", "openzone.cli", "ledger", "integrate", "--loop",
+                                   "--batch", "100000", "--delay", "0.05"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def covered(size: int) -> None:
+        while True:
+            with transaction() as session:
+                if ledger.tree_size(session) >= size:
+                    return
+            time.sleep(0.01)
+
+    try:
+        # Start the clock once the integrator runs: it has integrated one warm-up entry.
+        with transaction() as session:
+            ledger.record(session, "bench.warmup", actor_org_id=None)
+        covered(1)
+        start = time.perf_counter()
+        _record_all(count, batch)
+        recorded = time.perf_counter()
+        covered(count + 1)
+        elapsed = time.perf_counter() - start
+    finally:
+        integrator.terminate()
+        integrator.wait(30)
+    with transaction() as session:
+        times = session.scalars(select(ledger.PublishedCheckpoint.created_at)
+                                .order_by(ledger.PublishedCheckpoint.size)).all()
+    # Gaps between the checkpoints signed during the run (after the size-0 and warm-up ones).
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times[2:])] or [0.0]
+    return {"per_s": count / elapsed, "record_s": recorded - start, "total_s": elapsed,
+            "checkpoints": len(times) - 2, "max_gap_s": max(gaps)}
+
+
 def phase_run(dbs: Databases, count: int, batch: int) -> dict[str, float]:
     """Split one append run into record+commit and integrate seconds, for the profile summary."""
     dbs.fresh()
     _integrate_all()
     start = time.perf_counter()
-    for first in range(0, count, batch):
-        with transaction() as session:
-            for i in range(first, min(count, first + batch)):
-                ledger.record(session, "bench.appended", actor_org_id=None, data=_data(i))
+    _record_all(count, batch)
     recorded = time.perf_counter()
     _integrate_all()
     done = time.perf_counter()
@@ -193,14 +237,23 @@ def proof_latency(size: int, samples: int) -> dict[str, object]:
     rng = random.Random(2)
     indices = [rng.randrange(size) for _ in range(samples)]
     olds = [rng.randrange(1, size) for _ in range(samples)]
-    # Cold: a fresh interior cache for each call is not realistic; the default cache (1,024 tiles) is what a server runs.
+    # Cold: an empty interior cache, every call at a random index (most touch a tile not seen before).
     merkle.set_interior_cache_size(merkle.INTERIOR_CACHE_TILES)
+    cold = _latency_ms(lambda i: merkle.inclusion_proof(i, size, read), indices)
+    # Steady: a server that has served a while holds the default cache (4,096 tiles) full; warm it with one proof per
+    # level-0 tile, in random order, then time new random indices.
+    tiles0 = list(range((size + merkle.TILE_WIDTH - 1) // merkle.TILE_WIDTH))
+    rng.shuffle(tiles0)
+    for t in tiles0[:merkle.INTERIOR_CACHE_TILES]:
+        merkle.inclusion_proof(min(size - 1, t * merkle.TILE_WIDTH), size, read)
+    indices = [rng.randrange(size) for _ in range(samples)]
     incl = _latency_ms(lambda i: merkle.inclusion_proof(i, size, read), indices)
     cons = _latency_ms(lambda o: merkle.consistency_proof(o, size, read), olds)
     leaf = tiles[(0, indices[0] // merkle.TILE_WIDTH)][(indices[0] % merkle.TILE_WIDTH) * 32:][:32]
     proof = merkle.inclusion_proof(indices[0], size, read)
     verify = _latency_ms(lambda _: merkle.verify_inclusion(leaf, indices[0], size, proof, root), list(range(samples)))
-    return {"size": size, "build_s": build_s, "inclusion": incl, "consistency": cons, "verify_inclusion": verify,
+    return {"size": size, "build_s": build_s, "inclusion_cold": cold, "inclusion": incl, "consistency": cons,
+            "verify_inclusion": verify,
             "tree": "tiles in memory (merkle.append_leaves over synthetic leaf hashes)"}
 
 
@@ -274,6 +327,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--database-only", action="store_true",
                         help="skip the in-memory proof trees, pymerkle and the SHA-256 ceiling (they do not use the database)")
+    parser.add_argument("--live", action="store_true",
+                        help="also append with `openzone ledger integrate --loop` running beside as its own process")
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="only profile one append run of N entries with cProfile and print where the time goes")
     args = parser.parse_args(argv)
@@ -310,6 +365,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             appends[n] = {"median_per_s": _median(rates), "runs_per_s": rates}
             say(f"append {n:>9,} entries, {args.batch}/tx: median {_median(rates):,.0f}/s  runs {[round(r) for r in rates]}")
         out["append"] = appends
+        if args.live:
+            live = {}
+            for n in sizes:
+                results = [live_run(dbs, n, args.batch) for _ in range(runs)]
+                rates = [r["per_s"] for r in results]
+                live[n] = {"median_per_s": _median(rates), "runs": results}
+                say(f"live   {n:>9,} entries, {args.batch}/tx, integrator beside: median {_median(rates):,.0f}/s  "
+                    f"max checkpoint gap {max(r['max_gap_s'] for r in results):.2f} s  runs {[round(r) for r in rates]}")
+            out["append_live"] = live
         rates = [append_run(dbs, single_count, 1) for _ in range(runs)]
         out["append_one_per_tx"] = {"count": single_count, "median_per_s": _median(rates), "runs_per_s": rates}
         say(f"append {single_count:>9,} entries, 1/tx: median {_median(rates):,.0f}/s")

@@ -56,28 +56,15 @@ def writer() -> None:
 
 
 def _preload(count: int) -> None:
-    import hashlib
     import uuid
 
-    from sqlalchemy import insert
-
     from openzone.core import ledger
-    from openzone.core.ledger import domain
     from openzone.db import transaction
-    from openzone.kit.ids import new_id
-    from openzone.kit.time import rfc3339, utcnow
 
-    now = utcnow()
     for start in range(0, count, 20_000):
-        rows = []
-        for i in range(start, min(count, start + 20_000)):
-            body = ledger.canonical_json(domain.entry_body(event_type="soak.preloaded", time=rfc3339(now), actor=None,
-                                                           digests={}, commitments={},
-                                                           data={"n": i, "nonce": uuid.uuid4().hex}))
-            rows.append({"id": new_id(), "created_at": now, "event_type": "soak.preloaded", "actor_org_id": None,
-                         "body": body, "body_sha256": hashlib.sha256(body).hexdigest()})
         with transaction() as session:
-            session.execute(insert(ledger.Entry), rows)
+            for i in range(start, min(count, start + 20_000)):
+                ledger.record(session, "soak.preloaded", actor_org_id=None, data={"n": i, "nonce": uuid.uuid4().hex})
 
 
 def _quick_check() -> tuple[int, int, int]:

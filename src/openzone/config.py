@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     ledger_origin: str = "ledger.openzone.local/v1"
     # Entries the integrator sequences into one signed checkpoint at most.
     ledger_batch_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    # k of n: how many distinct active witnesses make a checkpoint final; 0 means a majority of the active ones.
+    ledger_quorum: int = Field(default=0, ge=0)
+    # Seconds one witness may take over its whole exchange (a 409 retry included). On SQLite the job holds the write
+    # lock meanwhile, so this stays well below the 10 s busy timeout.
+    ledger_witness_timeout: float = Field(default=3.0, gt=0, le=8)
 
     @property
     def resolved_database_url(self) -> str:
@@ -58,21 +64,26 @@ class Settings(BaseSettings):
 
     def secret(self, name: str, nbytes: int = 32) -> bytes:
         """Return a named secret from var_dir/secrets, generating it on first use."""
-        path = self.var_dir / "secrets" / f"{name}.key"
+        text = self.secret_file(f"{name}.key", lambda: base64.b64encode(secrets.token_bytes(nbytes)).decode())
+        return base64.b64decode(text)
+
+    def secret_file(self, filename: str, make: Callable[[], str]) -> str:
+        """Return the text of var_dir/secrets/filename, writing make() there first if the file does not exist."""
+        path = self.var_dir / "secrets" / filename
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(path.parent, 0o700)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(base64.b64encode(secrets.token_bytes(nbytes)).decode() + "\n")
+            tmp.write_text(make() + "\n")
             os.chmod(tmp, 0o600)
-            # link() fails if another process created the key first; then both read the winner.
+            # link() fails if another process created the file first; then every process reads the winner's.
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 pass
             finally:
                 tmp.unlink()
-        return base64.b64decode(path.read_text().strip())
+        return path.read_text().strip()
 
 
 @lru_cache

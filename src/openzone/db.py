@@ -37,6 +37,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA synchronous=FULL")
+    # 64 MiB of page cache per connection (the default is 2 MiB): the ledger's leaf-key index and the search indexes
+    # stay in memory past a million rows.
+    cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 

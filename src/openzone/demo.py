@@ -94,7 +94,7 @@ ORG_REGISTERED = "identity.organisation_registered"
 
 def _record_registration(session: Session, org: Organisation) -> None:
     """Record a demo organisation's registration in the ledger once, its credit code only as a salted commitment."""
-    if session.scalar(select(ledger.Entry.id).where(ledger.Entry.event_type == ORG_REGISTERED,
+    if session.scalar(select(ledger.Entry.seq).where(ledger.Entry.event_type == ORG_REGISTERED,
                                                     ledger.Entry.actor_org_id == org.id)):
         return
     commitments = {"uscc": ledger.commit(session, "uscc", org.uscc)} if org.uscc else {}

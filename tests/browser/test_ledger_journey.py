@@ -18,12 +18,12 @@ def _record_and_integrate() -> str:
         holder = ledger.commit(session, "id_number", "11010519491231002X")
         entry = ledger.record(session, "e_license.retrieved", actor_org_id=None, commitments={"holder": holder},
                               digests={"licence": "sha256:" + "5e" * 32}, data={"purpose": "开立银行账户"})
-        return entry.id
+        return entry.leaf_hash.hex()
 
-    entry_id = helpers.committed(build)
+    leaf = helpers.committed(build)
     while helpers.committed(lambda s: ledger.integrate(s)):
         pass
-    return helpers.committed(lambda s: bytes(s.get(ledger.Entry, entry_id).leaf_hash).hex())
+    return leaf
 
 
 def test_download_a_receipt_and_check_it_then_see_a_tampered_copy_refused(page, live_server, tmp_path):

@@ -27,4 +27,5 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 def rfc3339(value: dt.datetime) -> str:
     """Format an instant as RFC 3339 UTC with millisecond precision, e.g. 2026-01-02T03:04:05.678Z."""
-    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(value).microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds, like the old strftime form, and ends an aware UTC time in "+00:00".
+    return as_utc(value).isoformat(timespec="milliseconds")[:-6] + "Z"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import shutil
@@ -15,16 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from openzone import migrate
 from openzone.core import ledger
-from openzone.core.ledger import domain, merkle, note
+from openzone.core.ledger import merkle, note
 from openzone.core.ledger.models import Entry
 from openzone.db import get_engine, transaction
-from openzone.kit.ids import new_id
-from openzone.kit.time import rfc3339, utcnow
 from tests.conftest import DATABASE_URL, IS_POSTGRES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,17 +57,11 @@ _serial = itertools.count()
 
 
 def add_entries(url: str, count: int, *, event_type: str = "test.load") -> None:
-    """Commit count pending entries in one transaction, built as ledger.record builds them but inserted in bulk."""
-    now = utcnow()
-    rows = []
-    for _ in range(count):
-        body = ledger.canonical_json(domain.entry_body(
-            event_type=event_type, time=rfc3339(now), actor=None, digests={}, commitments={},
-            data={"serial": next(_serial), "nonce": uuid.uuid4().hex}))
-        rows.append({"id": new_id(), "created_at": now, "event_type": event_type, "actor_org_id": None, "body": body,
-                     "body_sha256": hashlib.sha256(body).hexdigest()})
+    """Commit count pending entries through ledger.record in one transaction."""
     with transaction(url) as session:
-        session.execute(insert(Entry), rows)
+        for _ in range(count):
+            ledger.record(session, event_type, actor_org_id=None,
+                          data={"serial": next(_serial), "nonce": uuid.uuid4().hex})
 
 
 def cli(*args: str, url: str, **kwargs) -> subprocess.Popen:
@@ -127,7 +118,7 @@ def check_log(url: str, *, max_pairs: int = 20_000) -> dict[str, int]:
         assert pending == 0, f"{pending} entries were left unintegrated"
         indices = [r.leaf_index for r in rows]
         assert indices == list(range(len(rows))), "indices are not exactly 0..n-1"
-        assert session.scalar(select(func.count(func.distinct(Entry.id)))) == len(rows)
+        assert session.scalar(select(func.count(func.distinct(Entry.seq)))) == len(rows)
         leaves = [merkle.leaf_hash(bytes(r.body)) for r in rows]
         assert [bytes(r.leaf_hash) for r in rows] == leaves
         latest = ledger.latest_checkpoint(session)

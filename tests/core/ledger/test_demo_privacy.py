@@ -56,7 +56,7 @@ def test_no_demo_entry_holds_a_name_phone_or_id_number():
     # Loading again records nothing twice.
     assert runner.invoke(app, ["demo", "load"]).exit_code == 0
     with transaction() as session:
-        again = session.scalars(select(ledger.Entry.id).where(ledger.Entry.event_type == demo.ORG_REGISTERED,
+        again = session.scalars(select(ledger.Entry.seq).where(ledger.Entry.event_type == demo.ORG_REGISTERED,
                                                               ledger.Entry.actor_org_id.in_([o.id for o in demo_orgs]))
                                 ).all()
     assert len(again) == len(demo.ORGS)

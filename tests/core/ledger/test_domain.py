@@ -5,6 +5,9 @@ from __future__ import annotations
 import enum
 
 import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openzone.core.ledger import domain
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry
@@ -70,7 +73,7 @@ def test_data_is_copied_into_plain_json_types():
 ])
 def test_data_refuses_what_canonical_json_cannot_carry_exactly(value, code):
     with pytest.raises(InvalidEntry) as err:
-        domain.plain_data({"v": value})
+        domain.canonical_data({"v": value})
     assert err.value.errors == [{"field": "data", "code": code}]
 
 
@@ -79,7 +82,7 @@ def test_data_may_not_nest_without_end():
     for _ in range(domain.MAX_DEPTH + 2):
         deep = [deep]
     with pytest.raises(InvalidEntry) as err:
-        domain.plain_data({"deep": deep})
+        domain.canonical_data({"deep": deep})
     assert err.value.errors[0]["code"] == "depth"
 
 
@@ -134,3 +137,41 @@ def test_commitment_kinds_are_identifiers():
             domain.validate_kind(bad)
     with pytest.raises(ValueError):
         domain.commitment_of("id_number", b"short", "v")
+
+
+# Strings that stress RFC 8785: controls, quotes, backslashes, U+2028, DEL, BMP private use (U+E000 and up) and astral
+# characters, whose order differs between code points and UTF-16 code units.
+_tricky = st.text(alphabet=st.sampled_from(
+    ["a", "Z", "0", '"', "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "\u2028", "é", "中", "\ue000", "\uff46",
+     "\uffff", "\U0001f600", "\U00010000"]), max_size=6)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-domain.MAX_SAFE_INTEGER, domain.MAX_SAFE_INTEGER) | _tricky,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky, inner, max_size=4), max_leaves=20)
+
+
+@given(st.dictionaries(_tricky, _json, max_size=6))
+def test_the_fast_canonical_form_equals_rfc8785_byte_for_byte(data):
+    assert domain.canonical_data(data) == rfc8785.dumps(data)
+
+
+@given(st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+                       max_size=3), st.dictionaries(_tricky, _json, max_size=4), st.none() | st.uuids())
+def test_an_entry_is_written_exactly_as_rfc8785_writes_its_body(names, data, actor):
+    digests = {k: "sha256:" + v for k, v in names.items()}
+    commitments = {k: "c1:" + v for k, v in names.items()}
+    fields = {"event_type": "test.event", "time": "2026-11-27T08:30:00.123Z", "actor": str(actor) if actor else None,
+              "digests": digests, "commitments": commitments}
+    assert domain.entry_bytes_v1(**fields, data=domain.canonical_data(data)) == \
+        rfc8785.dumps(domain.entry_body(**fields, data=data))
+
+
+def test_subclasses_of_plain_types_are_written_as_their_plain_values():
+    data = {"colour": Colour.RED, "level": Level.HIGH, "nested": [{"k": Level.HIGH}]}
+    assert domain.canonical_data(data) == b'{"colour":"red","level":3,"nested":[{"k":3}]}'
+
+
+def test_a_personal_identifier_is_refused_wherever_it_hides():
+    for data in ({"k": ["x", {"deeper": "请联系13812345678"}]}, {"11010519491231002X": 1}):
+        with pytest.raises(InvalidEntry) as err:
+            domain.canonical_data(data)
+        assert err.value.errors == [{"field": "data", "code": "personal_data"}]

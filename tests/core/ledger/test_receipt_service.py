@@ -17,10 +17,10 @@ from tests.core.ledger import witness_helpers as wh
 
 
 def _integrated(session, event_type: str = "test.receipt", **kwargs) -> ledger.Entry:
-    entry = ledger.record(session, event_type, actor_org_id=kwargs.pop("actor_org_id", None), **kwargs)
+    recorded = ledger.record(session, event_type, actor_org_id=kwargs.pop("actor_org_id", None), **kwargs)
     while ledger.integrate(session):
         pass
-    return entry
+    return ledger.entry_by_leaf_hash(session, recorded.leaf_hash)
 
 
 def test_a_receipt_proves_an_integrated_entry_to_the_published_keys(session):

@@ -27,12 +27,11 @@ def recorded():
         holder = ledger.commit(session, "uscc", "91110000MA01ABCD2X")
         entry = ledger.record(session, "e_license.retrieved", actor_org_id=org_id, commitments={"holder": holder},
                               digests={"licence": "sha256:" + "5e" * 32}, data={"purpose": "开立银行账户"})
-        return entry.id
+        return entry.leaf_hash
 
-    entry_id = helpers.committed(build)
+    leaf = helpers.committed(build)
     while helpers.committed(lambda s: ledger.integrate(s)):
         pass
-    leaf = helpers.committed(lambda s: bytes(s.get(ledger.Entry, entry_id).leaf_hash))
     return leaf.hex(), org_id
 
 

@@ -8,10 +8,11 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from openzone.core import ledger
 from openzone.core.ledger.models import Entry, Salt
+from openzone.db import new_session, transaction
 from openzone.kit.errors import ValidationFailed
 from openzone.kit.time import rfc3339
 
@@ -33,11 +34,11 @@ def test_an_entry_is_stored_pending_with_its_exact_canonical_bytes(session):
         '"digests":{"licence":"' + DIGEST + '"},"time":"' + time + '","type":"e_license.retrieved","v":1}'
     ).encode()
     assert ledger.entry_bytes(entry) == expected
-    assert entry.body_sha256 == hashlib.sha256(expected).hexdigest()
-    assert entry.leaf_index is None and entry.integrated_at is None
-    assert entry.id.version == 7 and entry.event_type == "e_license.retrieved" and entry.actor_org_id == org_id
-    stored = session.execute(select(Entry.body).where(Entry.id == entry.id)).scalar_one()
-    assert bytes(stored) == expected
+    assert entry.leaf_hash == hashlib.sha256(b"\x00" + expected).digest()
+    assert entry.event_type == "e_license.retrieved" and entry.actor_org_id == org_id
+    stored = session.execute(select(Entry).where(Entry.leaf_hash == entry.leaf_hash)).scalar_one()
+    assert bytes(stored.body) == expected and stored.leaf_index is None and stored.integrated_at is None
+    assert stored.leaf_key == int.from_bytes(entry.leaf_hash[:8], "big", signed=True)
 
 
 def test_an_entry_without_actor_or_extras_has_every_field(session):
@@ -132,20 +133,19 @@ def test_erasing_salts_leaves_entries_intact(session):
     assert session.get(Salt, commitment) is None and session.get(Salt, other) is not None
     assert not ledger.open_commitment(session, commitment, "11010519491231002X")
     assert ledger.opening(session, commitment) is None
-    assert ledger.entry_bytes(session.get(Entry, entry.id)) == before
+    assert bytes(session.scalars(select(Entry.body).where(Entry.leaf_hash == entry.leaf_hash)).one()) == before
     # An erased commitment cannot be used again.
     with pytest.raises(ledger.InvalidEntry):
         ledger.record(session, "test.event", actor_org_id=None, commitments={"holder": commitment})
 
 
 def test_pending_lists_entries_not_yet_integrated_oldest_first(session):
-    made = [ledger.record(session, "test.pending", actor_org_id=None, data={"n": n}) for n in range(3)]
-    made[1].leaf_index = 2**40  # integrated (by hand here; the integrator does it later)
-    session.flush()
-    ours = {made[0].id, made[2].id}
+    made = [ledger.record(session, "test.pending", actor_org_id=None, data={"n": n}).leaf_hash for n in range(3)]
+    # Integrated by hand here; the integrator does it later.
+    session.execute(update(Entry).where(Entry.leaf_hash == made[1]).values(leaf_index=2**40))
     listed = ledger.pending(session, limit=1000)
-    assert [e.id for e in listed if e.id in ours | {made[1].id}] == [made[0].id, made[2].id]
-    assert listed == sorted(listed, key=lambda e: (e.created_at, e.id))
+    assert [bytes(e.leaf_hash) for e in listed if bytes(e.leaf_hash) in made] == [made[0], made[2]]
+    assert listed == sorted(listed, key=lambda e: e.seq)
     assert len(ledger.pending(session, limit=1)) == 1
     for bad in (0, 10_001):
         with pytest.raises(ValidationFailed):
@@ -165,3 +165,33 @@ def test_the_readme_example_is_exact():
         'retrieved","v":1}')
     assert hashlib.sha256(raw).hexdigest() == "239770698351e153606e218539959a563ba58563c73eba272a7ad18360d02d10"
     assert hashlib.sha256(b"\x00" + raw).hexdigest() == "b1ed33ce4cdec0d68622ad27834718109bda557b4865c474620f4a9916ddb651"
+
+
+def test_an_entry_commits_with_its_transaction_and_leaves_with_its_rollback():
+    def count(session, leaf):
+        return session.scalar(select(func.count()).select_from(Entry).where(Entry.leaf_hash == leaf))
+
+    with transaction() as session:
+        kept = ledger.record(session, "test.committed", actor_org_id=None, data={"n": uuid.uuid4().hex}).leaf_hash
+    with transaction() as session:
+        assert count(session, kept) == 1
+    session = new_session()
+    try:
+        dropped = ledger.record(session, "test.rolled_back", actor_org_id=None, data={"n": uuid.uuid4().hex}).leaf_hash
+        # Any statement in the transaction sees the entry, as the ORM's autoflush shows its own rows.
+        assert count(session, dropped) == 1
+        session.rollback()
+        not_written = ledger.record(session, "test.never", actor_org_id=None, data={"n": uuid.uuid4().hex}).leaf_hash
+        session.rollback()
+        assert count(session, dropped) == 0 and count(session, not_written) == 0
+    finally:
+        session.close()
+
+
+def test_an_entry_recorded_in_a_rolled_back_savepoint_is_gone(session):
+    outer = ledger.record(session, "test.outer", actor_org_id=None, data={"n": uuid.uuid4().hex}).leaf_hash
+    savepoint = session.begin_nested()
+    inner = ledger.record(session, "test.inner", actor_org_id=None, data={"n": uuid.uuid4().hex}).leaf_hash
+    savepoint.rollback()
+    found = set(session.scalars(select(Entry.leaf_hash).where(Entry.leaf_hash.in_([outer, inner]))))
+    assert found == {outer}

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import rfc8785
 
 from openzone.kit.errors import problem
 
@@ -72,37 +75,123 @@ def validate_commitments(commitments: Mapping[str, str] | None) -> dict[str, str
     return _named("commitments", commitments, COMMITMENT_RE, "承诺值", "commitments")
 
 
-def plain_data(value: Any, *, _depth: int = 0) -> Any:
-    """Return a copy of value made of plain str, int, bool, None, list and dict, refusing anything else."""
-    if _depth > MAX_DEPTH:
+def canonical_json(value: Any) -> bytes:
+    """Return the RFC 8785 (JCS) bytes of any JSON value."""
+    return rfc8785.dumps(value)
+
+
+# For plain data (str, int within ±(2^53 − 1), bool, None, list, dict with str keys) the stdlib's C encoder already
+# writes RFC 8785: integers as decimal digits, literals true/false/null, and strings escaping exactly '"', '\\' and the
+# C0 controls (\b \t \n \f \r short, the rest as lower-case \u00xx), everything else as UTF-8 (RFC 8785 §3.2.2.2).
+# Only the key order can differ: Python sorts by code point, RFC 8785 §3.2.3 by UTF-16 code units, which disagree
+# when a key holds a character from U+E000 to U+FFFF and another an astral one at the same position. Data with such a
+# key goes through rfc8785 instead. tests/core/ledger/test_domain.py proves the two byte-equal with hypothesis.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+
+
+def _check_string(value: str) -> None:
+    # The two patterns need at least 11 characters; most strings in entries are shorter.
+    if len(value) >= 11:
+        found = _identifier_in_string(value)
+        if found:
+            _refuse_identifier(found)
+
+
+# _walk's findings, or-ed together: a key whose order differs by UTF-16 code units, a subclass of a plain type.
+_RISKY_KEY = 1
+_SUBCLASS = 2
+
+
+def _walk(value: Any, depth: int) -> int:
+    if depth > MAX_DEPTH:
         raise _reject("data", "depth", f"数据嵌套不得超过{MAX_DEPTH}层", f"Data may nest at most {MAX_DEPTH} levels")
-    if value is None or isinstance(value, bool):
-        return value
+    kind = type(value)
+    if kind is str:
+        _check_string(value)
+        return 0
+    if kind is dict:
+        found = 0
+        for key, item in value.items():
+            if type(key) is not str:
+                if not isinstance(key, str):
+                    raise _reject("data", "key", "数据的键须为字符串", "Keys in data must be strings")
+                key = str.__str__(key)
+                found |= _SUBCLASS
+            if len(key) >= 11:
+                _check_string(key)
+            if not key.isascii() and max(key) >= "\ue000":
+                found |= _RISKY_KEY
+            # Inline the common leaves; recurse for the rest.
+            item_kind = type(item)
+            if item_kind is str:
+                if len(item) >= 11:
+                    _check_string(item)
+            elif not (item_kind is bool or item is None
+                      or (item_kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER)):
+                found |= _walk(item, depth + 1)
+        return found
+    if kind is list:
+        found = 0
+        for item in value:
+            found |= _walk(item, depth + 1)
+        return found
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return 0
+        raise _reject("data", "integer", "整数超出 ±(2^53−1) 范围，请改用字符串",
+                      "An integer beyond ±(2^53 − 1) must be given as a string")
+    if value is None or kind is bool:
+        return 0
+    return _walk(_plain_subclass(value), depth) | _SUBCLASS
+
+
+def _plain_subclass(value: Any) -> Any:
+    # Subclasses of the plain types (an IntEnum, a StrEnum, an OrderedDict) become their plain values.
+    if isinstance(value, bool):
+        return bool(value)
     if isinstance(value, int):
-        if abs(value) > MAX_SAFE_INTEGER:
-            raise _reject("data", "integer", "整数超出 ±(2^53−1) 范围，请改用字符串",
-                          "An integer beyond ±(2^53 − 1) must be given as a string")
         return int(value)
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
         return str.__str__(value)
     if isinstance(value, list):
-        return [plain_data(item, _depth=_depth + 1) for item in value]
+        return list(value)
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise _reject("data", "key", "数据的键须为字符串", "Keys in data must be strings")
-            out[plain_data(key, _depth=_depth + 1)] = plain_data(item, _depth=_depth + 1)
-        return out
+        return dict(value)
     if isinstance(value, float):
         raise _reject("data", "float", "数据不得含有浮点数，请使用整数（如以分计的金额）或字符串",
                       "Data may not hold floats; use integers (e.g. amounts in fen) or strings")
     raise _reject("data", "type", f"数据只能由字符串、整数、布尔值、null、列表和对象组成，不支持 {type(value).__name__}",
                   f"Data is made of strings, integers, booleans, null, lists and objects, not {type(value).__name__}")
+
+
+def plain_data(value: Any) -> Any:
+    """Return a copy of value made of plain str, int, bool, None, list and dict, refusing anything else."""
+    if value is None or isinstance(value, bool):
+        return bool(value) if value is not None else None
+    value = _plain_subclass(value)
+    if isinstance(value, list):
+        return [plain_data(item) for item in value]
+    if isinstance(value, dict):
+        return {str.__str__(key) if isinstance(key, str) else key: plain_data(item) for key, item in value.items()}
+    return value
+
+
+def canonical_data(data: Mapping[str, Any]) -> bytes:
+    """Return the RFC 8785 bytes of an entry's data after checking it is plain JSON without personal identifiers.
+
+    Refused: floats, integers beyond ±(2^53 − 1), other types, nesting deeper than 16, strings that are not valid
+    Unicode, and a resident ID number or a mobile number in clear (callers pass commitments made by commit()).
+    """
+    found = _walk(data, 0)
+    if found & _SUBCLASS:
+        data = plain_data(data)
+    try:
+        text = canonical_json(data) if found & _RISKY_KEY else _encode(data).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
+    except rfc8785.CanonicalizationError as exc:
+        raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
+    return text
 
 
 # GB 11643-1999 resident ID numbers and mainland mobile numbers standing alone in a string.
@@ -120,14 +209,18 @@ def _is_id_number(candidate: str) -> bool:
     return "10X98765432"[total % 11] == candidate[17].upper()
 
 
+def _identifier_in_string(value: str) -> str | None:
+    if any(_is_id_number(m.group(1)) for m in _ID_NUMBER_RE.finditer(value)):
+        return "id_number"
+    if _MOBILE_RE.search(value):
+        return "mobile"
+    return None
+
+
 def personal_identifier_in(value: Any) -> str | None:
     """Return "id_number" or "mobile" if a string in value holds one in clear, else None."""
     if isinstance(value, str):
-        if any(_is_id_number(m.group(1)) for m in _ID_NUMBER_RE.finditer(value)):
-            return "id_number"
-        if _MOBILE_RE.search(value):
-            return "mobile"
-        return None
+        return _identifier_in_string(value)
     if isinstance(value, list):
         items: list[Any] = value
     elif isinstance(value, dict):
@@ -141,15 +234,19 @@ def personal_identifier_in(value: Any) -> str | None:
     return None
 
 
-def refuse_personal_identifiers(data: Any) -> None:
-    """Raise if data holds a resident ID number or a mobile number in clear; callers pass commitments instead."""
-    found = personal_identifier_in(data)
+def _refuse_identifier(found: str) -> None:
     if found == "id_number":
         raise _reject("data", "personal_data", "账本条目不得含有明文身份证号码，请改用承诺值（ledger.commit）",
                       "A ledger entry may not hold a resident ID number in clear; pass a commitment (ledger.commit)")
-    if found == "mobile":
-        raise _reject("data", "personal_data", "账本条目不得含有明文手机号码，请改用承诺值（ledger.commit）",
-                      "A ledger entry may not hold a mobile number in clear; pass a commitment (ledger.commit)")
+    raise _reject("data", "personal_data", "账本条目不得含有明文手机号码，请改用承诺值（ledger.commit）",
+                  "A ledger entry may not hold a mobile number in clear; pass a commitment (ledger.commit)")
+
+
+def refuse_personal_identifiers(data: Any) -> None:
+    """Raise if data holds a resident ID number or a mobile number in clear; callers pass commitments instead."""
+    found = personal_identifier_in(data)
+    if found:
+        _refuse_identifier(found)
 
 
 def entry_body(*, event_type: str, time: str, actor: str | None, digests: dict[str, str],
@@ -157,6 +254,24 @@ def entry_body(*, event_type: str, time: str, actor: str | None, digests: dict[s
     """Return the JSON object of a version-1 entry, before canonicalisation (see the module README)."""
     return {"v": ENTRY_VERSION, "type": event_type, "time": time, "actor": actor, "digests": digests,
             "commitments": commitments, "data": data}
+
+
+def _ascii_object(values: dict[str, str]) -> bytes:
+    # Keys are validated lower-case identifiers and values "sha256:"/"c1:" hex, so sorting and quoting are plain ASCII.
+    return ("{" + ",".join(f'"{k}":"{values[k]}"' for k in sorted(values)) + "}").encode() if values else b"{}"
+
+
+def entry_bytes_v1(*, event_type: str, time: str, actor: str | None, digests: dict[str, str],
+                   commitments: dict[str, str], data: bytes) -> bytes:
+    """Return the RFC 8785 bytes of entry_body(...) from validated parts and the canonical bytes of its data.
+
+    The members are written in RFC 8785 order (actor, commitments, data, digests, time, type, v): every part but data
+    is validated ASCII that needs no escaping, and data is already canonical.
+    """
+    actor_json = b"null" if actor is None else b'"' + actor.encode() + b'"'
+    return b"".join((b'{"actor":', actor_json, b',"commitments":', _ascii_object(commitments), b',"data":', data,
+                     b',"digests":', _ascii_object(digests), b',"time":"', time.encode(), b'","type":"',
+                     event_type.encode(), b'","v":1}'))
 
 
 def validate_kind(kind: str) -> str:

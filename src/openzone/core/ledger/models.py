@@ -8,29 +8,38 @@ import uuid
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openzone.db import Base, UTCDateTime, created_at, uuid_pk
+from openzone.db import Base, UTCDateTime, created_at
 
 
 class Entry(Base):
     """Hold one ledger entry's canonical bytes; leaf_index stays NULL until the integrator sequences it."""
 
     __tablename__ = "ledger_entry"
-    # The integrator's queue: pending entries in (created_at, id) order, without sorting the integrated millions.
-    __table_args__ = (Index("ix_ledger_entry_pending", "created_at", "id", sqlite_where=text("leaf_index IS NULL"),
-                            postgresql_where=text("leaf_index IS NULL")),)
+    # Few indexes, because every one costs each append (docs/performance.md): the integrator's queue of pending
+    # entries in seq order, the unique leaf index of integrated ones, and the first 8 bytes of the leaf hash for
+    # lookup by receipt (a 64-bit key indexes at a fraction of the cost of the 32-byte hash).
+    __table_args__ = (
+        Index("ix_ledger_entry_pending", "seq", sqlite_where=text("leaf_index IS NULL"),
+              postgresql_where=text("leaf_index IS NULL")),
+        Index("uq_ledger_entry_leaf_index", "leaf_index", unique=True, sqlite_where=text("leaf_index IS NOT NULL"),
+              postgresql_where=text("leaf_index IS NOT NULL")),
+    )
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    created_at: Mapped[dt.datetime] = created_at()
-    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    # Insertion order; on SQLite the rowid itself. Not the log index: on PostgreSQL seq values commit out of order.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    event_type: Mapped[str] = mapped_column(String(64))
     # An id column, not a foreign key: entries outlive any row they mention.
-    actor_org_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    # Invariant: body is the RFC 8785 form of the entry and is never rewritten; body_sha256 is its hex SHA-256.
+    actor_org_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # Invariant: body is the RFC 8785 form of the entry and is never rewritten.
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    body_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # RFC 9162 leaf hash SHA-256(0x00 || body), computed when recorded; leaf_key is its first 8 bytes as a signed
+    # big-endian integer, so an entry is found by the hash a receipt names.
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_key: Mapped[int] = mapped_column(BigInteger, index=True)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger)
     integrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # RFC 9162 leaf hash SHA-256(0x00 || body), set with leaf_index, so an entry can be found by the hash a receipt names.
-    leaf_hash: Mapped[bytes | None] = mapped_column(LargeBinary, index=True)
 
 
 class Salt(Base):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openzone.config import get_settings
 from openzone.core.ledger import note, receipt, service, witness, witness_service
 from openzone.core.ledger.models import PublishedCheckpoint
 from openzone.core.ledger.receipt import ReceiptError, Verdict
@@ -37,7 +38,7 @@ class PublishedKeys:
 def published_keys(session: Session) -> PublishedKeys:
     """Return the log's verifier key, the active witnesses' cosignature keys and the quorum this deployment applies."""
     active = [note.parse_vkey(w.vkey) for w in witness_service.list_witnesses(session) if w.active]
-    quorum = witness.quorum_needed(len(active), witness_service.witness_settings().ledger_quorum) or 0
+    quorum = witness.quorum_needed(len(active), get_settings().ledger_quorum) or 0
     return PublishedKeys(service.log_origin(), service.log_signer().verifier(), tuple(active), quorum)
 
 

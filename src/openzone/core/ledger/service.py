@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import secrets
 import uuid
@@ -11,11 +10,10 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import rfc8785
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, event, func, insert, select, update
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from openzone.config import get_settings
 from openzone.core import jobs
@@ -23,15 +21,96 @@ from openzone.core.ledger import domain, merkle, note
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry, Opening
 from openzone.core.ledger.models import Entry, LogState, PublishedCheckpoint, Salt, Tile
 from openzone.kit.errors import ValidationFailed, problem
-from openzone.kit.ids import new_id, sha256_hex
-from openzone.kit.time import rfc3339, utcnow
+from openzone.kit.time import utcnow
 
 MAX_PENDING_BATCH = 10_000
 
 
-def canonical_json(value: Any) -> bytes:
-    """Return the RFC 8785 (JCS) bytes of a JSON value."""
-    return rfc8785.dumps(value)
+canonical_json = domain.canonical_json
+
+
+class Recorded(NamedTuple):
+    """Describe an entry record() stored: its exact bytes and RFC 9162 leaf hash, the handle to find it later."""
+
+    body: bytes
+    leaf_hash: bytes
+    event_type: str
+    actor_org_id: uuid.UUID | None
+    created_at: dt.datetime
+
+
+# Entries wait in the session (session.info) and are inserted with one executemany just before the session's next
+# statement or its commit, in the caller's transaction: a flush per entry cost half the append time.
+_PENDING = "openzone.ledger.pending"
+# Driver-level executemany: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The values are
+# converted here as SQLAlchemy stores them (UTCDateTime and Uuid on SQLite: naive UTC text and 32 hex digits), which
+# tests check by reading the rows back through the ORM.
+_INSERTS = {
+    "sqlite": "INSERT INTO ledger_entry (created_at, event_type, actor_org_id, body, leaf_hash, leaf_key) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO ledger_entry (created_at, event_type, actor_org_id, body, leaf_hash, leaf_key) "
+                  "VALUES (%s, %s, %s, %s, %s, %s)",
+}
+_PENDING_SELECTS = {
+    "sqlite": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT ?",
+    "postgresql": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT %s",
+}
+_Row = tuple[dt.datetime, str, uuid.UUID | None, bytes, bytes, int]
+
+
+def _leaf_key(leaf: bytes) -> int:
+    return int.from_bytes(leaf[:8], "big", signed=True)
+
+
+def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
+    name = connection.dialect.name
+    if name == "sqlite":
+        params: list[tuple] = [(at.replace(tzinfo=None).isoformat(" ", "microseconds"), kind,
+                                actor.hex if actor else None, body, leaf, key)
+                               for at, kind, actor, body, leaf, key in rows]
+    else:
+        params = rows
+    connection.exec_driver_sql(_INSERTS[name], params)
+
+
+def _insert_pending(session: Session) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        _insert_rows(session.connection(), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    # The ORM flushes its own changes before a query (autoflush); pending entries follow the same rule, so any query
+    # in the transaction, pending_count and integrate included, sees them.
+    if _PENDING in state.session.info:
+        _insert_pending(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if _PENDING in session.info:
+        _insert_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    # Entries recorded before a savepoint belong to the enclosing transaction: write them there, before the SAVEPOINT
+    # is emitted, so rolling the savepoint back keeps them.
+    if transaction.nested and _PENDING in session.info:
+        _insert_rows(transaction.parent.connection(None), session.info.pop(_PENDING))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # A rolled-back transaction takes its entries with it, as it does its business rows.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+# Event types already validated (they are a few dozen constants in the services' code).
+MAX_REMEMBERED_EVENT_TYPES = 1024
+_valid_event_types: set[str] = set()
 
 
 def record(
@@ -42,58 +121,71 @@ def record(
     digests: Mapping[str, str] | None = None,
     commitments: Mapping[str, str] | None = None,
     data: Mapping[str, Any] | None = None,
-) -> Entry:
+) -> Recorded:
     """Validate an event and store its pending ledger entry in the caller's transaction.
 
     Personal identifiers never go in clear: pass `commitments` made by commit(); data holding a
-    resident ID number or a mobile number is refused.
+    resident ID number or a mobile number is refused. The entry is written with the caller's transaction and
+    integrated into the log after it commits; the returned leaf hash finds it (entry_proof, receipts).
     """
-    event_type = domain.validate_event_type(event_type)
-    digests = domain.validate_digests(digests)
-    commitments = domain.validate_commitments(commitments)
+    if event_type not in _valid_event_types:
+        domain.validate_event_type(event_type)
+        if len(_valid_event_types) < MAX_REMEMBERED_EVENT_TYPES:
+            _valid_event_types.add(event_type)
+    digests = domain.validate_digests(digests) if digests else {}
+    commitments = domain.validate_commitments(commitments) if commitments else {}
     if actor_org_id is not None and not isinstance(actor_org_id, uuid.UUID):
         raise InvalidEntry("操作机构须为机构 id", "The actor must be an organisation id",
                            errors=[{"field": "actor_org_id", "code": "type"}])
-    if data is not None and not isinstance(data, Mapping):
+    if data is None:
+        data_bytes = b"{}"
+    elif isinstance(data, Mapping):
+        data_bytes = domain.canonical_data(data if type(data) is dict else dict(data))
+    else:
         raise InvalidEntry("数据须为对象", "Data must be an object", errors=[{"field": "data", "code": "type"}])
-    plain = domain.plain_data(dict(data or {}))
-    domain.refuse_personal_identifiers(plain)
-    if len(canonical_json(plain)) > domain.MAX_DATA_BYTES:
+    if len(data_bytes) > domain.MAX_DATA_BYTES:
         raise InvalidEntry(f"数据规范化后不得超过{domain.MAX_DATA_BYTES}字节",
                            f"Data may take at most {domain.MAX_DATA_BYTES} bytes in canonical form",
                            errors=[{"field": "data", "code": "size"}])
-    # A commitment must come from commit(): a bare hash of an identifier could be reversed by trying every value.
-    unknown = sorted(c for c in set(commitments.values()) if session.get(Salt, c) is None)
-    if unknown:
-        raise InvalidEntry("承诺值须由 ledger.commit 生成且未被擦除", "Commitments must come from ledger.commit and not be erased",
-                           errors=[{"field": "commitments", "code": "unknown", "values": unknown}])
-    now = utcnow()
-    body = canonical_json(domain.entry_body(
-        event_type=event_type, time=rfc3339(now), actor=str(actor_org_id) if actor_org_id else None,
-        digests=digests, commitments=commitments, data=plain))
+    if commitments:
+        # A commitment must come from commit(): a bare hash of an identifier could be reversed by trying every value.
+        unknown = sorted(c for c in set(commitments.values()) if session.get(Salt, c) is None)
+        if unknown:
+            raise InvalidEntry("承诺值须由 ledger.commit 生成且未被擦除",
+                               "Commitments must come from ledger.commit and not be erased",
+                               errors=[{"field": "commitments", "code": "unknown", "values": unknown}])
+    now = dt.datetime.now(dt.UTC)
+    body = domain.entry_bytes_v1(event_type=event_type, time=now.isoformat(timespec="milliseconds")[:-6] + "Z",
+                                 actor=str(actor_org_id) if actor_org_id else None, digests=digests,
+                                 commitments=commitments, data=data_bytes)
     if len(body) > domain.MAX_ENTRY_BYTES:
         raise InvalidEntry(f"账本条目不得超过{domain.MAX_ENTRY_BYTES}字节",
                            f"A ledger entry may take at most {domain.MAX_ENTRY_BYTES} bytes",
                            errors=[{"field": "entry", "code": "size"}])
-    entry = Entry(id=new_id(), created_at=now, event_type=event_type, actor_org_id=actor_org_id, body=body,
-                  body_sha256=sha256_hex(body))
-    session.add(entry)
-    session.flush()
-    return entry
+    leaf = merkle.leaf_hash(body)
+    row = (now, event_type, actor_org_id, body, leaf, _leaf_key(leaf))
+    if session.in_nested_transaction():
+        # Inside a savepoint, write now so that rolling the savepoint back also removes the entry.
+        _insert_rows(session.connection(), [row])
+    else:
+        if not session.in_transaction():
+            # Begin as session.add() would, so that the entry belongs to this transaction and leaves with its rollback.
+            session.begin()
+        session.info.setdefault(_PENDING, []).append(row)
+    return Recorded(body, leaf, event_type, actor_org_id, now)
 
 
-def entry_bytes(entry: Entry) -> bytes:
+def entry_bytes(entry: Entry | Recorded) -> bytes:
     """Return the exact bytes of an entry, the input to its RFC 9162 leaf hash."""
     return bytes(entry.body)
 
 
 def pending(session: Session, limit: int = 256) -> list[Entry]:
-    """List entries not yet integrated, oldest first, for the integrator."""
+    """List entries not yet integrated, in the order the integrator takes them, for the integrator."""
     if not 1 <= limit <= MAX_PENDING_BATCH:
         raise ValidationFailed(f"批量条数须在 1 到 {MAX_PENDING_BATCH} 之间",
                                f"limit must be between 1 and {MAX_PENDING_BATCH}")
-    return list(session.scalars(select(Entry).where(Entry.leaf_index.is_(None))
-                                .order_by(Entry.created_at, Entry.id).limit(limit)))
+    return list(session.scalars(select(Entry).where(Entry.leaf_index.is_(None)).order_by(Entry.seq).limit(limit)))
 
 
 def commit(session: Session, kind: str, value: str) -> str:
@@ -169,27 +261,17 @@ def log_signer() -> note.Signer:
     signer = _signers.get(path)
     if signer is not None:
         return signer
-    if not path.exists():
+
+    def generate() -> str:
         # C2SP tlog-checkpoint: the key name SHOULD be the origin. A later change of origin keeps the old key name.
         try:
-            _, skey = note.generate_signer(log_origin())
+            return note.generate_signer(log_origin())[1]
         except note.NoteError as exc:
             raise LedgerMisconfigured(f"账本来源名“{log_origin()}”不能作为签名密钥名：{exc}",
                                       f"The ledger origin {log_origin()!r} cannot name a signing key: {exc}") from exc
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(skey + "\n")
-        os.chmod(tmp, 0o600)
-        # link() fails if another process created the key first; then every process reads the winner's key.
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+
     try:
-        signer = note.parse_skey(path.read_text().strip())
+        signer = note.parse_skey(get_settings().secret_file(SIGNER_FILE, generate))
     except note.NoteError as exc:
         raise LedgerMisconfigured(f"签名密钥文件 {path} 无效：{exc}", f"The signing key file {path} is not valid: {exc}") from exc
     return _signers.setdefault(path, signer)
@@ -294,6 +376,29 @@ def _expire_entries(session: Session) -> None:
             session.expire(obj, ["leaf_index", "leaf_hash", "integrated_at"])
 
 
+def _runs(seqs: list[int]) -> list[tuple[int, int, int]]:
+    # (first seq, last seq, position in the batch) of each stretch of consecutive seq values.
+    runs, start = [], 0
+    for i in range(1, len(seqs) + 1):
+        if i == len(seqs) or seqs[i] != seqs[i - 1] + 1:
+            runs.append((seqs[start], seqs[i - 1], start))
+            start = i
+    return runs
+
+
+def _assign_indices(session: Session, seqs: list[int], old_size: int, now: dt.datetime) -> None:
+    # One UPDATE per stretch of consecutive seq values (usually the whole batch): leaf_index = seq + offset. Each
+    # stretch was read pending in this transaction, which holds the state lock, so every row in it must still be.
+    table = Entry.__table__
+    for first, last, position in _runs(seqs):
+        done = session.connection().execute(
+            update(table).where(table.c.seq >= first, table.c.seq <= last, table.c.leaf_index.is_(None))
+            .values(leaf_index=table.c.seq + (old_size + position - first), integrated_at=now))
+        if done.rowcount != last - first + 1:
+            raise LedgerInconsistent(f"条目 {first}–{last} 在入账时已不再待处理",
+                                     f"Entries {first} to {last} stopped being pending during integration")
+
+
 def integrate(session: Session, *, max_batch: int | None = None) -> int:
     """Sequence up to max_batch pending entries, update the tiles and sign a checkpoint; return how many were integrated.
 
@@ -307,12 +412,14 @@ def integrate(session: Session, *, max_batch: int | None = None) -> int:
     state = _lock_state(session)
     latest = latest_checkpoint(session)
     _check_state(state, latest)
-    rows = session.execute(select(Entry.id, Entry.body).where(Entry.leaf_index.is_(None))
-                           .order_by(Entry.created_at, Entry.id).limit(max_batch)).all()
+    # Driver-level, without SQLAlchemy's per-row result processing: (seq, 32-byte leaf hash) as the driver returns them.
+    rows = session.connection().exec_driver_sql(_PENDING_SELECTS[session.get_bind().dialect.name],
+                                                (max_batch,)).all()
     if not rows and latest is not None:
         return 0
     old_size = state.size
-    leaves = [merkle.leaf_hash(bytes(body)) for _, body in rows]
+    seqs = [seq for seq, _ in rows]
+    leaves = [bytes(leaf) for _, leaf in rows]
     read = tile_reader(session)
     new_size = old_size + len(leaves)
     try:
@@ -326,8 +433,7 @@ def integrate(session: Session, *, max_batch: int | None = None) -> int:
         _check_extends(latest, new_size, root, read)
     now = utcnow()
     if rows:
-        session.execute(update(Entry), [{"id": entry_id, "leaf_index": old_size + i, "leaf_hash": leaves[i],
-                                         "integrated_at": now} for i, (entry_id, _) in enumerate(rows)])
+        _assign_indices(session, seqs, old_size, now)
         _write_tiles(session, old_size, changed)
     body = note.Checkpoint(log_origin(), new_size, root).body()
     signed = note.sign_note(body, [log_signer()])
@@ -450,8 +556,8 @@ def entry_by_leaf_hash(session: Session, leaf_hash: bytes) -> Entry | None:
     """Return the integrated entry with this RFC 9162 leaf hash (the first, should two entries be equal), or None."""
     if not isinstance(leaf_hash, bytes) or len(leaf_hash) != merkle.HASH_SIZE:
         return None
-    return session.scalar(select(Entry).where(Entry.leaf_hash == leaf_hash, Entry.leaf_index.is_not(None))
-                          .order_by(Entry.leaf_index).limit(1))
+    return session.scalar(select(Entry).where(Entry.leaf_key == _leaf_key(leaf_hash), Entry.leaf_hash == leaf_hash,
+                                              Entry.leaf_index.is_not(None)).order_by(Entry.leaf_index).limit(1))
 
 
 def entry_at(session: Session, index: int) -> Entry | None:
@@ -694,10 +800,10 @@ def audit(transaction: Transaction, *, chunk: int = 4096,
         next_checkpoint = next(pending_checkpoints, None)
     while position < size:
         with transaction() as session:
-            rows = session.execute(select(Entry.leaf_index, Entry.body, Entry.body_sha256, Entry.leaf_hash)
+            rows = session.execute(select(Entry.leaf_index, Entry.body, Entry.leaf_key, Entry.leaf_hash)
                                    .where(Entry.leaf_index >= position, Entry.leaf_index < position + chunk)
                                    .order_by(Entry.leaf_index)).all()
-            for index, body, body_sha256, stored_leaf in rows:
+            for index, body, leaf_key, stored_leaf in rows:
                 if index != position:
                     report.differ(f"entries {position} to {index - 1}: missing (no entry has these indices)")
                     report.size = position
@@ -705,9 +811,7 @@ def audit(transaction: Transaction, *, chunk: int = 4096,
                 body = bytes(body)
                 leaf = merkle.leaf_hash(body)
                 report.entries += 1
-                if hashlib.sha256(body).hexdigest() != body_sha256:
-                    report.differ(f"entry {index}: its body no longer matches its recorded SHA-256")
-                if stored_leaf is None or bytes(stored_leaf) != leaf:
+                if bytes(stored_leaf) != leaf or leaf_key != _leaf_key(leaf):
                     report.differ(f"entry {index}: stored leaf hash differs from the hash of its body")
                 tree.push(leaf)
                 position += 1

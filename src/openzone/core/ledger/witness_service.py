@@ -8,14 +8,12 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openzone.config import get_settings
 from openzone.core import jobs
 from openzone.core.ledger import note, service, witness
 from openzone.core.ledger.models import PublishedCheckpoint
@@ -31,24 +29,6 @@ WITNESS_EVERY = dt.timedelta(seconds=3)
 # A witness answer is one or a few signature lines; anything longer is refused unread.
 MAX_RESPONSE_BYTES = 16 * 1024
 _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", re.ASCII)
-
-
-class WitnessSettings(BaseSettings):
-    """Read the witness settings from the same OPENZONE_* environment and .env as the main settings."""
-
-    model_config = SettingsConfigDict(env_prefix="OPENZONE_", env_file=".env", extra="ignore")
-
-    # k of n: how many distinct active witnesses make a checkpoint final; 0 means a majority of the active ones.
-    ledger_quorum: int = Field(default=0, ge=0)
-    # Seconds one witness may take over its whole exchange (a 409 retry included). On SQLite the job holds the write
-    # lock meanwhile, so this stays well below the 10 s busy timeout.
-    ledger_witness_timeout: float = Field(default=3.0, gt=0, le=8)
-
-
-@lru_cache
-def witness_settings() -> WitnessSettings:
-    """Return the process-wide witness settings."""
-    return WitnessSettings()
 
 
 # --- registry ---
@@ -189,7 +169,7 @@ def _answer_text(answer: _Answer) -> str:
 
 def cosign_latest(session: Session, *, quorum: int | None = None, timeout: float | None = None) -> WitnessRound:
     """Send the newest checkpoint to every active witness lacking its cosignature, keep the verified cosignatures, mark it final at quorum."""
-    settings = witness_settings()
+    settings = get_settings()
     quorum = settings.ledger_quorum if quorum is None else quorum
     timeout = settings.ledger_witness_timeout if timeout is None else timeout
     report = WitnessRound()
@@ -316,4 +296,4 @@ def witness_overview(session: Session) -> WitnessOverview:
     checkpoint = service.latest_checkpoint(session)
     names = cosigners(checkpoint, active) if checkpoint is not None else []
     return WitnessOverview(rows, checkpoint, names, len(active),
-                           witness.quorum_needed(len(active), witness_settings().ledger_quorum))
+                           witness.quorum_needed(len(active), get_settings().ledger_quorum))
