@@ -37,6 +37,8 @@ def test_migrations_and_models_agree(database):
     load_all()
     with get_engine().connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    # SQLite FTS5 virtual tables and their shadow tables cannot be SQLAlchemy models (core/search/README.md).
+    diff = [d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("search_fts"))]
     assert diff == []
 
 
