@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Float, Integer, bindparam, cast, column, delete, func, insert, literal, literal_column, table, update
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR
+from sqlalchemy import Integer, bindparam, cast, column, delete, func, insert, literal, literal_column, table, update
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -101,8 +101,9 @@ class SqliteFts5:
 
 # ---------------------------------------------------------------- PostgreSQL
 
-# Four weight labels exist in a tsvector: the code is A, the title B, keywords and pinyin C, scope and body D.
-PG_LABELS = {"code": "A", "title": "B", "keywords": "C", PINYIN: "C", "scope": "D", "body": "D"}
+# Four weight labels exist in a tsvector: the code is A, the title B, keywords, scope and pinyin C, the body D.
+# Keywords and scope therefore tie on weight there; cover density and document length decide between them.
+PG_LABELS = {"code": "A", "title": "B", "keywords": "C", PINYIN: "C", "scope": "C", "body": "D"}
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_LEXEME = 255
 
@@ -163,7 +164,8 @@ class PostgresTsvector:
         weights = [spec.boosts["body"] / top, spec.boosts["keywords"] / top, spec.boosts["title"] / top,
                    spec.boosts["code"] / top]
         # Normalisation 1 divides by 1 + log(document length), as bm25 discounts long documents.
-        score = func.ts_rank_cd(cast(literal(weights), ARRAY(Float)), SearchDocument.tsv, tsquery, 1)
+        array = literal_column("'{" + ",".join(f"{w:.4f}" for w in weights) + "}'::float4[]")
+        score = func.ts_rank_cd(array, SearchDocument.tsv, tsquery, 1)
         condition = SearchDocument.tsv.op("@@")(tsquery) & (SearchDocument.index_name == spec.name)
         return Match(condition=condition, score=score, join=None)
 
