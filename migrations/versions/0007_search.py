@@ -18,11 +18,11 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-# One column per weight class (code, title, keywords, scope, body) plus pinyin; ix holds the index name as a
-# token so that MATCH itself keeps indexes apart. Tokens are made in Python (core/search/domain.py) and stored
-# space-separated, so unicode61 only splits on the spaces; diacritics are kept as the analyser left them.
+# One column per weight class (code, title, keywords, scope, body) plus pinyin; search_document.fts_rowid links
+# a document to its row. Tokens are made in Python (core/search/domain.py) and stored space-separated, so
+# unicode61 only splits on the spaces; diacritics are kept as the analyser left them.
 FTS5 = ("CREATE VIRTUAL TABLE search_fts USING fts5("
-        "ix, code, title, keywords, scope, body, pinyin, tokenize = 'unicode61 remove_diacritics 0')")
+        "code, title, keywords, scope, body, pinyin, tokenize = 'unicode61 remove_diacritics 0')")
 
 
 def upgrade() -> None:

@@ -58,8 +58,7 @@ def to_fts5(expr: Expr) -> str:
     return "(" + joiner.join(to_fts5(item) for item in expr.items) + ")"
 
 
-FTS = table("search_fts", column("rowid", Integer), *(column(c) for c in ("ix", *COLUMNS)))
-_TEXT_COLUMNS = "{" + " ".join(COLUMNS) + "}"
+FTS = table("search_fts", column("rowid", Integer), *(column(c) for c in COLUMNS))
 
 
 class SqliteFts5:
@@ -69,7 +68,7 @@ class SqliteFts5:
 
     def write(self, session: Session, row: SearchDocument, analysed: Analysed) -> None:
         """Index a flushed document row (replacing what was indexed for it before)."""
-        values = {"ix": row.index_name, **{c: " ".join(analysed.columns[c]) for c in COLUMNS}}
+        values = {c: " ".join(analysed.columns[c]) for c in COLUMNS}
         if row.fts_rowid is not None:
             session.execute(delete(FTS).where(FTS.c.rowid == row.fts_rowid))
         result = session.execute(insert(FTS).values(**values))
@@ -89,13 +88,18 @@ class SqliteFts5:
 
     def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None) -> Match:
         """Return the FTS5 MATCH condition and bm25 score for an index."""
-        query = f"ix : {_fts5_string(spec.name)} AND {_TEXT_COLUMNS} : {to_fts5(expr)}"
+        # Indexes share the table; the join to search_document keeps them apart (a token naming the index in
+        # MATCH would make every query walk that index's whole posting list).
+        query = to_fts5(expr)
         if exclude is not None:
-            query += f" NOT {_TEXT_COLUMNS} : {to_fts5(exclude)}"
-        boosts = [literal(0.0)] + [literal(float(spec.boosts[c])) for c in COLUMNS]
+            query = f"{query} NOT {to_fts5(exclude)}"
+        boosts = [literal(float(spec.boosts[c])) for c in COLUMNS]
         # bm25() is lower for better matches; negate so that both backends sort by score descending.
         score = -func.bm25(literal_column("search_fts"), *boosts)
         condition = literal_column("search_fts").op("MATCH")(bindparam("fts_query", query))
+        # `index_name || ''` keeps SQLite from driving the join from search_document's index on index_name and
+        # probing the FTS table once per document; the MATCH must come first (measured: 30 ms against 1 ms).
+        condition = condition & (SearchDocument.index_name.concat("") == spec.name)
         return Match(condition=condition, score=score, join=(FTS, SearchDocument.fts_rowid == FTS.c.rowid))
 
 

@@ -21,17 +21,9 @@ def fail(problem: Problem) -> None:
     raise typer.Exit(1)
 
 
-def _load_modules() -> None:
-    # Indexes are declared by the modules that own the records; building the app imports them all.
-    from openzone.app import create_app
-
-    create_app()
-
-
 @search_app.command("indexes")
 def indexes() -> None:
     """List the registered indexes and how many documents each holds."""
-    _load_modules()
     with transaction() as session:
         for name in service.registered_indexes():
             console.print(f"{name}\t{service.count_documents(session, index=name)}")
@@ -40,7 +32,6 @@ def indexes() -> None:
 @search_app.command("reindex")
 def reindex(name: str = typer.Argument(..., help="索引名 · index name")) -> None:
     """Rebuild an index from its records in one transaction, with a progress bar."""
-    _load_modules()
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:
@@ -57,7 +48,6 @@ def query(name: str = typer.Argument(..., help="索引名 · index name"),
           text: str = typer.Argument("", help="检索式 · query"),
           page: int = typer.Option(1), per_page: int = typer.Option(10)) -> None:
     """Run a query against an index and print the keys, scores and highlighted titles."""
-    _load_modules()
     try:
         with transaction() as session:
             results = service.search(session, index=name, query=text, page=page, per_page=per_page)
