@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from openzone.db import Base, get_engine
+from openzone.migrate import include_object
 from openzone.models import load_all
 
 load_all()
@@ -27,6 +28,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
         transaction_per_migration=False,
     )
     with context.begin_transaction():

@@ -36,7 +36,9 @@ def test_current_head_file_names_the_newest_migration():
 def test_migrations_and_models_agree(database):
     load_all()
     with get_engine().connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        # SQLite FTS5 virtual tables and their shadow tables cannot be SQLAlchemy models (core/search/README.md).
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": migrate.include_object})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
 

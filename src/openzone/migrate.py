@@ -31,3 +31,8 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 def head() -> str:
     """Return the newest revision in the migrations folder."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Tell Alembic's comparison to ignore SQLite FTS5 tables, which migrations create and no model can describe."""
+    return not (type_ == "table" and reflected and compare_to is None and name.startswith("search_fts"))

@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "openzone.core.ledger.models",
     "openzone.core.ledger.witness_models",
     "openzone.core.notify.models",
+    "openzone.core.search.models",
 )
 
 

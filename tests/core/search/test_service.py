@@ -1,0 +1,221 @@
+"""Search behaviours, each on every backend the run can reach (SQLite FTS5 always, PostgreSQL on a PostgreSQL run)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openzone.core import jobs, search
+from openzone.core.search import Document
+from tests.core.search.conftest import DOCS, add, keys
+
+
+def find(session, query, **kw):
+    return search.search(session, index="testdocs", query=query, **kw)
+
+
+def test_a_word_inside_a_longer_word_is_found(backend_session):
+    add(backend_session, "bank", title="中国农业发展银行信贷管理办法")
+    add(backend_session, "todo", title="待处理事项登记规范")
+    assert keys(find(backend_session, "农业")) == ["bank"]
+    assert keys(find(backend_session, "处理")) == ["todo"]
+
+
+def test_traditional_and_simplified_find_each_other(backend_session):
+    add(backend_session, "trad", title="停車場電子不停車收費系統應用技術要求")
+    add(backend_session, "simp", title="农业发展银行")
+    assert keys(find(backend_session, "停车场 收费")) == ["trad"]
+    assert keys(find(backend_session, "農業發展")) == ["simp"]
+
+
+def test_full_width_input_is_found(backend_session):
+    add(backend_session, "fw", title="ＩＳＯ９００１质量管理体系")
+    assert keys(find(backend_session, "iso9001")) == ["fw"]
+    assert keys(find(backend_session, "ＩＳＯ ９００１")) == ["fw"]
+
+
+@pytest.mark.parametrize("query", ["DB11/T 3022—2019", "DB11/T3022-2019", "db11t 3022", "3022-2019", "db11t3022"])
+def test_a_standard_number_is_found_however_it_is_typed(backend_session, query):
+    add(backend_session, "etc", number="DB11/T 3022—2019", title="停车场电子不停车收费系统应用技术要求")
+    add(backend_session, "other", number="DB12/T 3023—2019", title="老年护理常见风险防控要求", body="参照 2019 年 3022 号通知")
+    results = find(backend_session, query)
+    assert keys(results)[0] == "etc"
+    assert "<mark>" in results.hits[0].highlights["number"]
+
+
+@pytest.mark.parametrize("query", ["tingchechang", "tcc", "TingCheChang"])
+def test_pinyin_and_initials_find_a_title(backend_session, query):
+    add(backend_session, "park", title="停车场管理规范")
+    add(backend_session, "care", title="老年护理服务规范")
+    assert keys(find(backend_session, query)) == ["park"]
+
+
+def test_fields_rank_code_over_title_over_keywords_over_scope_over_body(backend_session):
+    add(backend_session, "in-body", title="其他一", body="关于冷库建设的一般说明和冷库以外的若干事项")
+    add(backend_session, "in-scope", title="其他二", scope="本标准适用于冷库")
+    add(backend_session, "in-keywords", title="其他三", keywords="冷库；冷链；物流")
+    add(backend_session, "in-title", title="冷库技术规范")
+    add(backend_session, "in-code", number="LK 冷库", title="其他五")
+    assert keys(find(backend_session, "冷库")) == ["in-code", "in-title", "in-keywords", "in-scope", "in-body"]
+
+
+def test_an_exact_number_outranks_a_title_that_mentions_it(backend_session):
+    add(backend_session, "mention", title="关于 DB11/T 3022-2019 的实施说明")
+    add(backend_session, "exact", number="DB11/T 3022—2019", title="停车场电子不停车收费系统应用技术要求")
+    assert keys(find(backend_session, "DB11/T 3022-2019")) == ["exact", "mention"]
+
+
+def test_a_phrase_needs_its_words_together(backend_session):
+    add(backend_session, "together", title="电子不停车收费系统")
+    add(backend_session, "apart", title="电子围栏与不停车检测")
+    assert sorted(keys(find(backend_session, "电子 不停车"))) == ["apart", "together"]
+    assert keys(find(backend_session, '"电子不停车"')) == ["together"]
+    assert keys(find(backend_session, "“电子 不停车”")) == ["together"]
+
+
+def test_excluded_words_and_phrases_remove_results(backend_session):
+    add(backend_session, "bank", title="中国农业发展银行")
+    add(backend_session, "std", title="农业标准化示范区")
+    assert keys(find(backend_session, "农业 -银行")) == ["std"]
+    assert keys(find(backend_session, '农业 -"示范区"')) == ["bank"]
+
+
+def test_filters_narrow_and_facets_count_the_whole_result(backend_session):
+    for i, region in enumerate(["北京", "北京", "天津", "河北"]):
+        add(backend_session, f"r{i}", title=f"冷链物流标准{i}", region=region, status="现行" if i else "废止")
+    results = find(backend_session, "冷链")
+    assert results.total == 4
+    assert results.facets["region"] == [("北京", 2), ("天津", 1), ("河北", 1)]
+    assert results.facets["status"] == [("现行", 3), ("废止", 1)]
+    assert sorted(keys(find(backend_session, "冷链 region=北京"))) == ["r0", "r1"]
+    assert sorted(keys(find(backend_session, "冷链", filters={"region": ["天津", "河北"]}))) == ["r2", "r3"]
+    assert keys(find(backend_session, "冷链 region=北京 status=废止")) == ["r0"]
+
+
+def test_filters_alone_browse_the_index(backend_session):
+    add(backend_session, "b1", title="甲", region="北京")
+    add(backend_session, "t1", title="乙", region="天津")
+    results = find(backend_session, "region=天津")
+    assert results.mode == "browse"
+    assert keys(results) == ["t1"]
+
+
+def test_pages_do_not_overlap_and_count_the_total(backend_session):
+    for i in range(25):
+        add(backend_session, f"p{i:02d}", title="标准化工作导则", body="标准化" * (i % 5 + 1))
+    pages = [find(backend_session, "标准化", page=n, per_page=10) for n in (1, 2, 3)]
+    assert [p.total for p in pages] == [25, 25, 25]
+    assert [len(p.hits) for p in pages] == [10, 10, 5]
+    seen = [k for p in pages for k in keys(p)]
+    assert len(set(seen)) == 25
+    assert find(backend_session, "标准化", page=4, per_page=10).hits == []
+
+
+def test_snippets_are_escaped_html_with_marks(backend_session):
+    body = "前言" * 100 + "<script>alert(1)</script>停車場收费规则" + "附录" * 100
+    add(backend_session, "x", title="停车场收费", body=body)
+    hit = find(backend_session, "停车场").hits[0]
+    assert "<script>" not in hit.highlights["body"]
+    assert "&lt;script&gt;" in hit.highlights["body"]
+    assert "<mark>停車場</mark>" in hit.highlights["body"]
+    assert hit.highlights["body"].startswith("…") and hit.highlights["body"].endswith("…")
+    assert hit.highlights["title"] == "<mark>停车场</mark>收费"
+
+
+def test_a_question_whose_words_no_document_holds_together_ranks_partial_matches(backend_session):
+    add(backend_session, "game", title="战国无双3", body="由光荣和ω-force开发的战国无双系列第三作")
+    add(backend_session, "other", title="冷库技术规范", body="冷库的设计")
+    results = find(backend_session, "《战国无双3》是由哪两个公司合作开发的？")
+    assert results.mode == "any"
+    assert keys(results)[0] == "game"
+
+
+def test_a_fragment_across_word_boundaries_is_found_as_a_substring(backend_session):
+    add(backend_session, "etc", title="电子不停车收费系统")
+    results = find(backend_session, "车收")
+    assert results.mode == "substring"
+    assert keys(results) == ["etc"]
+
+
+def test_updating_and_removing_a_document_change_the_results(backend_session):
+    add(backend_session, "d", title="冷库技术规范")
+    add(backend_session, "d", title="冷链物流规范")
+    assert keys(find(backend_session, "冷库")) == []
+    assert keys(find(backend_session, "冷链")) == ["d"]
+    assert search.remove_document(backend_session, index="testdocs", key="d")
+    assert keys(find(backend_session, "冷链")) == []
+    assert not search.remove_document(backend_session, index="testdocs", key="d")
+
+
+def test_indexing_belongs_to_the_writing_transaction(backend_session):
+    add(backend_session, "kept", title="冷链物流规范")
+    nested = backend_session.begin_nested()
+    add(backend_session, "undone", title="冷链仓储规范")
+    assert sorted(keys(find(backend_session, "冷链"))) == ["kept", "undone"]
+    nested.rollback()
+    assert keys(find(backend_session, "冷链")) == ["kept"]
+
+
+def test_reindex_rebuilds_from_the_loader(backend_session):
+    add(backend_session, "stale", title="冷链旧文档")
+    DOCS.clear()
+    DOCS.update({f"k{i}": Document(key=f"k{i}", fields={"title": f"冷链新文档{i}"}, filters={"region": "北京"})
+                 for i in range(3)})
+    seen = []
+    try:
+        assert search.reindex(backend_session, index="testdocs", progress=seen.append) == 3
+    finally:
+        DOCS.clear()
+    assert seen == [1, 2, 3]
+    assert sorted(keys(find(backend_session, "冷链"))) == ["k0", "k1", "k2"]
+    assert search.count_documents(backend_session, index="testdocs") == 3
+
+
+def test_the_update_job_indexes_and_removes_by_key(backend_session):
+    add(backend_session, "gone", title="冷链旧文档")
+    DOCS["new"] = Document(key="new", fields={"title": "冷链新文档"})
+    try:
+        search.enqueue_update(backend_session, index="testdocs", keys=["new", "gone"])
+        job = backend_session.scalar(jobs_due(backend_session))
+        job.status, job.locked_by = "running", "test-worker"
+        assert jobs.run_job(backend_session, job.id, "test-worker")
+    finally:
+        DOCS.clear()
+    assert keys(find(backend_session, "冷链")) == ["new"]
+
+
+def jobs_due(session):
+    from sqlalchemy import select
+
+    from openzone.core.jobs.models import Job
+
+    return select(Job).where(Job.kind == "search.update", Job.status == "pending").order_by(Job.created_at.desc()).limit(1)
+
+
+@pytest.mark.parametrize(("query", "kwargs", "slug"), [
+    ('"停车场', {}, "search-query"),
+    ("-银行", {}, "search-query"),
+    ("停车" * 200, {}, "search-query"),
+    ("colour=red", {}, "search-filter"),
+    ("停车", {"filters": {"colour": "red"}}, "search-filter"),
+    ("停车", {"per_page": 1000}, "search-query"),
+    ("停车", {"page": 0}, "search-query"),
+    ("停车", {"page": 2000, "per_page": 10}, "search-query"),
+])
+def test_bad_queries_are_clear_problems(backend_session, query, kwargs, slug):
+    with pytest.raises(search.QuerySyntax.__mro__[1]) as err:
+        find(backend_session, query, **kwargs)
+    assert err.value.type == slug
+    assert err.value.status == 400
+    assert err.value.detail and err.value.detail_en
+
+
+def test_an_unknown_index_is_a_problem(backend_session):
+    with pytest.raises(search.UnknownIndex) as err:
+        search.search(backend_session, index="nosuch", query="x")
+    assert err.value.status == 404
+
+
+def test_punctuation_and_symbols_in_queries_do_no_harm(backend_session):
+    add(backend_session, "a", title="停车场")
+    for query in ['停车场 AND OR NOT NEAR * ^ :', "停车场 ' \\ ( ) { }", "停车场 ! & | <->", "😀 停车场"]:
+        assert keys(find(backend_session, query)) == ["a"]
