@@ -295,20 +295,21 @@ def _refuse(session: Session, drafts: list[AccessDraft], reason: Reason, *, trie
     for attempt in tries:
         _count_try(session, attempt)
     accesses = [_write_access(session, d) for d in drafts]
+    zh, en = detail or REFUSAL_DETAILS[reason]
+    refused = REFUSALS[reason](zh, en, access_ids=[str(a.id) for a in accesses],
+                               receipts=[a.leaf_hash.hex() for a in accesses], **extensions)
     stash = session.info.get(STASH)
     if stash is not None:
-        stash.append((drafts, tries))
-    zh, en = detail or REFUSAL_DETAILS[reason]
-    return REFUSALS[reason](zh, en, access_ids=[str(a.id) for a in accesses],
-                            receipts=[a.leaf_hash.hex() for a in accesses], **extensions)
+        stash.append((drafts, tries, refused))
+    return refused
 
 
-def _replay(session: Session, stashed: list[tuple[list[AccessDraft], list[TryCount]]]) -> None:
-    for drafts, tries in stashed:
+def _replay(session: Session, stashed: list[tuple[list[AccessDraft], list[TryCount], Refused]]) -> None:
+    for drafts, tries, refused in stashed:
         for attempt in tries:
             _count_try(session, attempt)
-        for draft in drafts:
-            _write_access(session, draft)
+        # The entries are new (a new time, new salts): the problem must name the receipts that now exist.
+        refused.extensions["receipts"] = [_write_access(session, draft).leaf_hash.hex() for draft in drafts]
 
 
 @contextmanager
@@ -337,19 +338,23 @@ def keeping_refusals(url: str | None = None) -> Iterator[Session]:
 def request_session(session: Session = Depends(db_request_session)) -> Iterator[Session]:
     """Yield the request's session (the one access checks use), keeping the gate's refusals if the request fails.
 
-    On an error the request's transaction is rolled back as usual, then the refusals it recorded are written
-    again in a fresh transaction that commits before the error response is sent.
+    The route runs inside a savepoint. On an error its writes are undone back to the savepoint, the refusals it
+    recorded are written again, and the transaction commits before the error response is sent.
     """
     session.info[STASH] = []
+    savepoint = session.begin_nested()
     try:
         yield session
     except BaseException:
         stashed = session.info.get(STASH) or []
-        if stashed:
-            session.rollback()
-            with session.begin():
-                _replay(session, stashed)
+        if stashed and savepoint.is_active:
+            savepoint.rollback()
+            _replay(session, stashed)
+            session.commit()
         raise
+    else:
+        if savepoint.is_active:
+            savepoint.commit()
     finally:
         session.info.pop(STASH, None)
 
@@ -392,7 +397,7 @@ def status_of(grant: Grant, now: dt.datetime | None = None) -> Status:
     return domain.effective_status(Status(grant.status), grant.valid_until, now or utcnow())
 
 
-def _raise_invalid(problems: domain.Problems) -> None:
+def raise_problems(problems: domain.Problems) -> None:
     if problems.items:
         first = problems.items[0]
         raise ValidationFailed(first.zh, first.en, errors=[
@@ -467,7 +472,7 @@ def check_terms(*, scope: object, purpose: str, purpose_text: str = "", reason: 
     if not isinstance(data_life_days, int) or not 0 <= data_life_days <= domain.MAX_DATA_LIFE_DAYS:
         problems.add("data_life_days", "range", f"副本保存期须在0到{domain.MAX_DATA_LIFE_DAYS}天之间",
                      f"The data life must be between 0 and {domain.MAX_DATA_LIFE_DAYS} days")
-    _raise_invalid(problems)
+    raise_problems(problems)
     return Terms(lines, purpose, purpose_text, reason, start, valid_until, mode, uses, freq,
                  frequency_uses if mode is UseMode.PERIODIC else None, data_life_days)
 
@@ -476,7 +481,7 @@ def _check_binding(session: Session, binding: Binding) -> tuple[Binding, str]:
     problems = domain.Problems()
     hall = domain.check_place(binding.hall, "hall", problems)
     window = domain.check_place(binding.window, "window", problems)
-    _raise_invalid(problems)
+    raise_problems(problems)
     org = organisation(session, binding.org_id)
     if org is None:
         raise NotFound("请求方机构不存在", "No such requesting organisation")
@@ -670,8 +675,23 @@ def preview(session: Session, *, holder: Holder, scope: Iterable[ScopeLine]) -> 
 # --- the gate ---------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Permit:
+    """Hold the grant the gate allowed a retrieval under and the access record it wrote."""
+
+    grant: Grant
+    access: Access
+
+
 def require_grant(session: Session, *, requester: Requester, holder: Holder | None, resource_kind: str,
                   resource_id: str, fields: Iterable[str], purpose: str, grant_id: uuid.UUID | None = None) -> Grant:
+    """Allow one retrieval under a grant and return the grant, or raise Refused; both are recorded (see gate)."""
+    return gate(session, requester=requester, holder=holder, resource_kind=resource_kind, resource_id=resource_id,
+                fields=fields, purpose=purpose, grant_id=grant_id).grant
+
+
+def gate(session: Session, *, requester: Requester, holder: Holder | None, resource_kind: str,
+         resource_id: str, fields: Iterable[str], purpose: str, grant_id: uuid.UUID | None = None) -> Permit:
     """Allow one retrieval under a grant, or raise Refused; either way write an access record and a ledger entry.
 
     Looks among the holder's grants to this requester's organisation (or at the one grant named by grant_id,
@@ -708,24 +728,16 @@ def require_grant(session: Session, *, requester: Requester, holder: Holder | No
     raise _refuse(session, [draft], reason, grant_id=str(draft.grant_id) if draft.grant_id else None)
 
 
-def _allow(session: Session, grant: Grant, ask: domain.Request, now: dt.datetime) -> Grant:
+def _allow(session: Session, grant: Grant, ask: domain.Request, now: dt.datetime) -> Permit:
     grant.uses += 1
     if domain.used_up_after_use(UseMode(grant.use_mode), grant.uses, grant.max_uses):
         grant.status = Status.USED.value
         grant.ended_at = now
-    _write_access(session, AccessDraft(
+    access = _write_access(session, AccessDraft(
         action=Action.USE, outcome=Outcome.ALLOWED, requester=ask.requester, at=now, holder=holder_of(grant),
         holder_commitment=grant.holder_commitment, grant_id=grant.id, resource_kind=ask.resource_kind,
         resource_id=ask.resource_id, fields=ask.fields, purpose=ask.purpose))
-    return grant
-
-
-def check_use(session: Session, *, grant_id: uuid.UUID, requester: Requester) -> Grant:
-    """Return a grant the requester may see (its own), or raise NotFound without logging (a read of terms, not data)."""
-    grant = session.get(Grant, grant_id)
-    if grant is None or grant.requester_org_id != requester.org_id:
-        raise NotFound("授权不存在", "No such grant")
-    return grant
+    return Permit(grant, access)
 
 
 # --- presentations ----------------------------------------------------------------------------------------------
@@ -794,7 +806,7 @@ def present_code(session: Session, grant_id: uuid.UUID, *, holders: Iterable[Hol
         problems.add("window", "required", "请填写窗口编号", "Enter the window number")
     elif grant.requester_window and window != grant.requester_window:
         problems.add("window", "binding", "此授权只能在指定窗口使用", "The grant is bound to another window")
-    _raise_invalid(problems)
+    raise_problems(problems)
     return _issue_code(session, grant, PresentationKind.CODE, hall=hall, window=window,
                        minutes=get_consent_settings().code_minutes)
 
