@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fastapi import Depends
-from sqlalchemy import column, func, or_, select, table, update
+from sqlalchemy import Boolean, String, Uuid, column, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -164,7 +164,8 @@ def purposes() -> dict[str, tuple[str, str]]:
 # --- the organisation directory ----------------------------------------------------------------------------------
 
 # identity exports no directory look-up yet; this reads its table's public columns, read-only, until it does.
-_org = table("identity_organisation", column("id"), column("name"), column("name_en"), column("kind"), column("active"))
+_org = table("identity_organisation", column("id", Uuid), column("name", String), column("name_en", String),
+             column("kind", String), column("active", Boolean))
 
 
 @dataclass(frozen=True)
