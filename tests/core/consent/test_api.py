@@ -118,7 +118,7 @@ def test_a_bank_uses_a_periodic_grant_with_its_own_token_until_revoked(client):
     assert [r[1:] for r in _records(uuid.UUID(grant["id"]))] == [
         ("refused", "grant-missing"), ("allowed", None), ("refused", "grant-scope"), ("refused", "grant-revoked")]
     listed = client.get("/api/v1/consent/grants", headers=auth).json()
-    assert [g["status"] for g in listed if g["id"] == grant["id"]] == ["revoked"]
+    assert [g["status"] for g in listed["items"] if g["id"] == grant["id"]] == ["revoked"]
 
 
 def test_a_grant_id_used_by_another_organisation_is_refused_and_shown_to_the_holder(client):

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from openzone.core import consent, ledger, notify
-from openzone.kit.errors import NotFound, ValidationFailed
+from openzone.kit.errors import NotFound, RateLimited, ValidationFailed
 from openzone.kit.time import utcnow
-from tests import builders
+from tests import builders, helpers
 from tests.core.consent.conftest import KIND, accesses, at_window, give, hall_and_holder, ledger_leaves, past, terms
 
 
@@ -286,3 +286,42 @@ def test_expiry_marks_grants_expired_with_a_ledger_entry(session):
     assert consent.status_of(grant) is consent.Status.EXPIRED
     assert consent.expire_due(session) >= 1
     assert grant.status == "expired" and grant.ended_leaf in ledger_leaves(session)
+
+
+def test_texted_codes_are_limited_per_hour(session):
+    hall, clerk, _citizen = hall_and_holder(session)
+    holder = consent.Holder.person(builders.create_person(session, phone="13912345679").id)
+    grant = consent.request_grant(session, requester=at_window(hall, clerk), holder=holder, terms=terms())
+    for _ in range(3):
+        consent.send_sms_code(session, grant.id, requester=at_window(hall, clerk))
+    with pytest.raises(RateLimited):
+        consent.send_sms_code(session, grant.id, requester=at_window(hall, clerk))
+
+
+def test_a_refusal_survives_the_rollback_of_its_transaction(database):
+    def setup(session):
+        hall, clerk, citizen = hall_and_holder(session)
+        return hall.id, clerk.id, citizen.id
+
+    hall_id, clerk_id, citizen_id = helpers.committed(setup)
+    with pytest.raises(consent.GrantMissing), consent.keeping_refusals() as session:
+        other = builders.create_org(session)  # undone with the rest of the failed transaction
+        consent.require_grant(session, requester=consent.Requester(hall_id, clerk_id=clerk_id),
+                              holder=consent.Holder.person(citizen_id), resource_kind=KIND, resource_id="L1",
+                              fields=["name"], purpose="service-window")
+    rows = helpers.committed(lambda s: [(a.reason, bytes(a.leaf_hash)) for a in
+                                        consent.history(s, consent.Holder.person(citizen_id))])
+    assert [r for r, _ in rows] == ["grant-missing"]
+    assert helpers.committed(lambda s: s.get(type(other), other.id)) is None
+    assert rows[0][1] in helpers.committed(ledger_leaves)
+
+
+def test_the_demo_gives_the_firms_periodic_grant_to_the_bank_once(session):
+    from openzone import demo
+    from openzone.core.identity.models import Organisation
+
+    demo.load(session)
+    demo.load(session)
+    firm = session.scalar(select(Organisation).where(Organisation.name == demo.ORGS[2][1]))
+    grants = consent.grants_of(session, [consent.Holder.organisation(firm.id)])
+    assert len(grants) == 1 and grants[0].use_mode == "periodic" and grants[0].status == "active"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
@@ -89,12 +89,14 @@ def request_grant(body: schemas.GrantRequestIn, principal: Principal = Depends(A
     return _out(grant)
 
 
-@router.get("/grants", response_model=list[schemas.GrantOut], responses=PROBLEMS)
-def list_grants(org_id: uuid.UUID | None = None, principal: Principal = Depends(READ),
+@router.get("/grants", response_model=schemas.GrantPage, responses=PROBLEMS)
+def list_grants(org_id: uuid.UUID | None = None, cursor: str | None = Query(None, max_length=200),
+                limit: int = Query(50, ge=1, le=200), principal: Principal = Depends(READ),
                 session: Session = Depends(request_session)):
-    """List the grants the caller's organisation asked for or received, newest first (at most 500)."""
+    """List the grants the caller's organisation asked for or received, a page at a time, oldest first."""
     requester = requester_of(principal, schemas.Place(org_id=org_id))
-    return [_out(g) for g in service.requested_by_org(session, requester.org_id)]
+    page = service.requested_by_org(session, requester.org_id, cursor=cursor, limit=limit)
+    return schemas.GrantPage(items=[_out(g) for g in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/grants/{grant_id}", response_model=schemas.GrantOut, responses=PROBLEMS)

@@ -84,6 +84,13 @@ class GrantOut(BaseModel):
     ended_at: dt.datetime | None
 
 
+class GrantPage(BaseModel):
+    """Return one page of grants."""
+
+    items: list[GrantOut]
+    next_cursor: str | None
+
+
 class RedeemIn(Place):
     """Present a scanned QR payload or a code read over the counter, at a window."""
 

@@ -39,8 +39,9 @@ from openzone.core.consent.settings import get_consent_settings
 from openzone.db import new_session
 from openzone.db import request_session as db_request_session
 from openzone.kit import crypto
-from openzone.kit.errors import Forbidden, NotFound, Problem, ValidationFailed
+from openzone.kit.errors import Forbidden, NotFound, Problem, RateLimited, ValidationFailed
 from openzone.kit.ids import new_id, new_token, sha256_hex
+from openzone.kit.pagination import Page, paginate
 from openzone.kit.time import rfc3339, utcnow
 
 # --- problems -----------------------------------------------------------------------------------------------------
@@ -98,6 +99,7 @@ EVENT_REFUSED = "consent.grant.refused"
 EVENT_REDEEMED = "consent.presentation.redeemed"
 EVENT_REDEEM_REFUSED = "consent.presentation.refused"
 ACCESS_EVENTS = frozenset({EVENT_USED, EVENT_REFUSED, EVENT_REDEEMED, EVENT_REDEEM_REFUSED})
+SMS_PER_HOUR = 3
 QR_PREFIX = "ozc1:"  # marks a consent QR payload, so a scanner tells it apart from other codes
 HOLDER_KIND = "holder"
 STASH = "consent.refusals"
@@ -631,10 +633,10 @@ def grants_of(session: Session, holders: Iterable[Holder]) -> list[Grant]:
     return list(session.scalars(select(Grant).where(or_(*clauses)).order_by(Grant.created_at.desc())))
 
 
-def requested_by_org(session: Session, org_id: uuid.UUID) -> list[Grant]:
-    """List the grants an organisation asked for or received, newest first."""
-    return list(session.scalars(select(Grant).where(Grant.requester_org_id == org_id)
-                                .order_by(Grant.created_at.desc()).limit(500)))
+def requested_by_org(session: Session, org_id: uuid.UUID, *, cursor: str | None = None, limit: int = 50) -> Page:
+    """Page through the grants an organisation asked for or received, oldest first (ids are time-ordered)."""
+    return paginate(session, select(Grant).where(Grant.requester_org_id == org_id), Grant.id, cursor=cursor,
+                    limit=limit, convert=uuid.UUID)
 
 
 def history(session: Session, holder: Holder, *, limit: int = 500) -> list[Access]:
@@ -848,6 +850,12 @@ def send_sms_code(session: Session, grant_id: uuid.UUID, *, requester: Requester
             raise NotFound("授权不存在", "No such grant")
     else:
         _presentable(session, grant)
+    recent = session.scalar(select(func.count()).select_from(Presentation).where(
+        Presentation.grant_id == grant.id, Presentation.kind == PresentationKind.SMS.value,
+        Presentation.created_at > utcnow() - dt.timedelta(hours=1))) or 0
+    if recent >= SMS_PER_HOUR:
+        # Each text costs money and disturbs the holder: a few per hour is enough for any counter.
+        raise RateLimited(f"每小时最多发送{SMS_PER_HOUR}次短信验证码", f"At most {SMS_PER_HOUR} texted codes per hour")
     minutes = get_consent_settings().sms_minutes
     shown = _issue_code(session, grant, PresentationKind.SMS, hall=requester.hall, window=requester.window,
                         minutes=minutes)
