@@ -325,3 +325,13 @@ def test_the_demo_gives_the_firms_periodic_grant_to_the_bank_once(session):
     firm = session.scalar(select(Organisation).where(Organisation.name == demo.ORGS[2][1]))
     grants = consent.grants_of(session, [consent.Holder.organisation(firm.id)])
     assert len(grants) == 1 and grants[0].use_mode == "periodic" and grants[0].status == "active"
+
+
+def test_declining_a_request_kills_its_texted_code(session):
+    hall, clerk, _citizen = hall_and_holder(session)
+    holder = consent.Holder.person(builders.create_person(session, phone="13912345670").id)
+    grant = consent.request_grant(session, requester=at_window(hall, clerk), holder=holder, terms=terms())
+    presentation = consent.send_sms_code(session, grant.id, requester=at_window(hall, clerk))
+    consent.decline(session, grant.id, holders=[holder])
+    session.refresh(presentation)
+    assert presentation.expires_at <= utcnow()

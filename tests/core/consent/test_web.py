@@ -124,3 +124,19 @@ def test_another_persons_grant_is_not_found(client):
 def test_pages_need_a_person_not_a_token(client):
     response = client.get("/consent", headers=HTML, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_an_organisation_administrator_manages_the_organisations_grants(client):
+    admin, firm = helpers.make_user("org_admin")
+    bank = helpers.committed(lambda s: builders.create_org(s, kind="bank"))
+    grant_id = helpers.committed(lambda s: consent.request_grant(
+        s, requester=consent.Requester(bank.id), holder=consent.Holder.organisation(firm.id),
+        terms=terms(use_mode="periodic", frequency="day", frequency_uses=3, days=30)).id)
+    helpers.login(client, admin.email)
+    token = helpers.csrf(client, "/consent/new")
+    listing = client.get("/consent", headers=HTML)
+    assert bank.name in listing.text and firm.name in listing.text
+    assert f'value="organisation:{firm.id}"' in client.get("/consent/new", headers=HTML).text
+    assert client.post(f"/consent/grants/{grant_id}/decline", data={"csrf_token": token}, headers=HTML,
+                       follow_redirects=False).status_code == 303
+    assert helpers.committed(lambda s: s.get(consent.Grant, grant_id).status) == "declined"

@@ -289,8 +289,7 @@ def _count_try(session: Session, attempt: TryCount) -> bool:
     return row is not None and row.locked_at is not None
 
 
-def _refuse(session: Session, drafts: list[AccessDraft], reason: Reason, *, tries: Iterable[TryCount] = (),
-            detail: tuple[str, str] | None = None, **extensions: Any) -> Refused:
+def _refuse(session: Session, drafts: list[AccessDraft], reason: Reason, *, tries: Iterable[TryCount] = ()) -> Refused:
     """Record refusals (and wrong tries) in the session, stash them to survive a rollback, and return the problem."""
     tries = list(tries)
     for draft in drafts:
@@ -298,9 +297,9 @@ def _refuse(session: Session, drafts: list[AccessDraft], reason: Reason, *, trie
     for attempt in tries:
         _count_try(session, attempt)
     accesses = [_write_access(session, d) for d in drafts]
-    zh, en = detail or REFUSAL_DETAILS[reason]
+    zh, en = REFUSAL_DETAILS[reason]
     refused = REFUSALS[reason](zh, en, access_ids=[str(a.id) for a in accesses],
-                               receipts=[a.leaf_hash.hex() for a in accesses], **extensions)
+                               receipts=[a.leaf_hash.hex() for a in accesses])
     stash = session.info.get(STASH)
     if stash is not None:
         stash.append((drafts, tries, refused))
@@ -591,9 +590,15 @@ def decline(session: Session, grant_id: uuid.UUID, *, holders: Iterable[Holder])
         raise ValidationFailed("只能拒绝待确认的授权", "Only a pending grant can be declined")
     grant.status = Status.DECLINED.value
     grant.ended_at = utcnow()
+    _kill_presentations(session, grant, grant.ended_at)
     grant.ended_leaf = _lifecycle(session, grant, "consent.grant.declined", actor_org_id=_holder_actor(holder_of(grant)))
     session.flush()
     return grant
+
+
+def _kill_presentations(session: Session, grant: Grant, now: dt.datetime) -> None:
+    session.execute(update(Presentation).where(Presentation.grant_id == grant.id, Presentation.redeemed_at.is_(None),
+                                               Presentation.expires_at > now).values(expires_at=now))
 
 
 def revoke(session: Session, grant_id: uuid.UUID, *, holders: Iterable[Holder]) -> Grant:
@@ -604,8 +609,7 @@ def revoke(session: Session, grant_id: uuid.UUID, *, holders: Iterable[Holder]) 
     now = utcnow()
     grant.status = Status.REVOKED.value
     grant.ended_at = now
-    session.execute(update(Presentation).where(Presentation.grant_id == grant.id, Presentation.redeemed_at.is_(None),
-                                               Presentation.expires_at > now).values(expires_at=now))
+    _kill_presentations(session, grant, now)
     grant.ended_leaf = _lifecycle(session, grant, "consent.grant.revoked", actor_org_id=_holder_actor(holder_of(grant)))
     session.flush()
     return grant
@@ -728,7 +732,7 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
         draft.holder_commitment = grant.holder_commitment
     else:
         reason = Reason.MISSING
-    raise _refuse(session, [draft], reason, grant_id=str(draft.grant_id) if draft.grant_id else None)
+    raise _refuse(session, [draft], reason)
 
 
 def _allow(session: Session, grant: Grant, ask: domain.Request, now: dt.datetime) -> Permit:
@@ -918,8 +922,7 @@ def _accept(session: Session, requester: Requester, row: Presentation, now: dt.d
     elif now >= grant.valid_until:
         reason = Reason.EXPIRED
     if reason is not None:
-        raise _refuse(session, [_try_draft(requester, now, grant, row, Outcome.REFUSED, reason)], reason,
-                      grant_id=str(grant.id))
+        raise _refuse(session, [_try_draft(requester, now, grant, row, Outcome.REFUSED, reason)], reason)
     row.redeemed_at = now
     if grant.status == Status.PENDING.value:
         # Reading out a texted code that named the requester and the purpose is the holder's approval.

@@ -131,7 +131,7 @@ def new_grant_preview(request: Request, holder: str = Form(""), requester: str =
                                            errors=[{"field": "requester", "code": "required"}])
     except Problem as problem:
         return render(request, "consent/new.html", _form_context(session, principal, values,
-                                                                  form_errors(problem, "items")),
+                                                                  form_errors(problem, "scope")),
                       status_code=problem.status)
     items_preview = service.preview(session, holder=chosen, scope=terms.scope)
     return render(request, "consent/preview.html", _labels(session, principal) | {
@@ -155,7 +155,7 @@ def new_grant_confirm(request: Request, holder: str = Form(""), requester: str =
                                        by_person=principal.person_id)
     except Problem as problem:
         return render(request, "consent/new.html", _form_context(session, principal, values,
-                                                                  form_errors(problem, "items")),
+                                                                  form_errors(problem, "scope")),
                       status_code=problem.status)
     return RedirectResponse(f"/consent/grants/{grant.id}?given=1", status_code=303)
 
