@@ -53,9 +53,25 @@ def admin_session():
     return admin, org
 
 
+def consent_sample(org_id) -> str:
+    """Commit a grant held by the organisation (its administrators act for it), for the consent grant page."""
+    import datetime as dt
+
+    from openzone.core import consent
+    from openzone.kit.time import utcnow
+
+    now = utcnow()
+    terms = consent.Terms(scope=(consent.ScopeLine("sample_item", "*", ("name",)),), purpose="service-window",
+                          purpose_text="", reason="", valid_from=now, valid_until=now + dt.timedelta(days=1),
+                          use_mode=consent.UseMode.SINGLE, max_uses=1, frequency=None, frequency_uses=None,
+                          data_life_days=0)
+    return str(helpers.committed(lambda s: consent.give_grant(
+        s, holder=consent.Holder.organisation(org_id), requester=consent.Binding(org_id), terms=terms).id))
+
+
 def page_paths(org_id) -> list[str]:
     """List every HTML page a GET can show, with sample path values."""
-    samples = {"org_id": str(org_id)}
+    samples = {"org_id": str(org_id), "grant_id": consent_sample(org_id)}
     paths = []
     for route in api_routes():
         if "GET" not in route.methods or route.path.startswith("/api/v1") or route.path in ("/healthz", "/api/docs"):

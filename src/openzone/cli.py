@@ -10,6 +10,7 @@ from rich.console import Console
 
 from openzone.config import get_settings
 from openzone.core.calendar.cli import calendar_app
+from openzone.core.consent.cli import consent_app
 from openzone.core.identity.cli import org_app, token_app, user_app
 from openzone.core.ledger.cli import ledger_app
 from openzone.core.ledger.receipt_cli import verify as verify_receipt
@@ -32,6 +33,7 @@ app.add_typer(ledger_app, name="ledger")
 app.command("verify")(verify_receipt)
 app.add_typer(witness_app, name="witness")
 app.add_typer(search_app, name="search")
+app.add_typer(consent_app, name="consent")
 
 
 def load_modules() -> None:

@@ -86,6 +86,7 @@ def load(session: Session) -> list[DemoLogin]:
                 service.add_membership(session, person_id=person.id, org_id=orgs[org_key].id, role=role)
         org_name = orgs[org_key].name if org_key else "—"
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
+    _consent_demo(session, orgs)
     return logins
 
 
@@ -99,3 +100,22 @@ def _record_registration(session: Session, org: Organisation) -> None:
         return
     commitments = {"uscc": ledger.commit(session, "uscc", org.uscc)} if org.uscc else {}
     ledger.record(session, ORG_REGISTERED, actor_org_id=org.id, commitments=commitments, data={"kind": org.kind})
+
+
+def _consent_demo(session: Session, orgs: dict[str, Organisation]) -> None:
+    """Give the demo firm's periodic grant to the demo bank for its trade dossiers, once (firm-admin sees it)."""
+    import datetime as dt
+
+    from openzone.core import consent
+    from openzone.kit.time import utcnow
+
+    firm = consent.Holder.organisation(orgs["firm"].id)
+    if consent.grants_of(session, [firm]):
+        return
+    now = utcnow()
+    # The trade-vault service registers "trade_dossier" when it exists; the grant is valid before that.
+    terms = consent.Terms(scope=(consent.ScopeLine("trade_dossier", consent.ANY, ("customs_declarations", "invoices")),),
+                          purpose="trade-finance", purpose_text="出口订单融资（演示）", reason="授信审查需要核对报关单和发票",
+                          valid_from=now, valid_until=now + dt.timedelta(days=180), use_mode=consent.UseMode.PERIODIC,
+                          max_uses=0, frequency=consent.Frequency.DAY, frequency_uses=10, data_life_days=30)
+    consent.give_grant(session, holder=firm, requester=consent.Binding(orgs["bank"].id), terms=terms)

@@ -3,6 +3,7 @@
 from openzone.core.identity.access import Access, load_principal, platform_admin, public, roles, route_access, signed_in
 from openzone.core.identity.domain import ORG_KIND_LABELS, ROLE_LABELS, OrgKind, Principal, Role, mask
 from openzone.core.identity.service import (
+    OrgEntry,
     add_membership,
     contact_for,
     create_organisation,
@@ -12,6 +13,8 @@ from openzone.core.identity.service import (
     hash_password,
     masked_identifiers,
     memberships,
+    organisation,
+    organisations,
     platform_admin_ids,
     validate_id_number,
     validate_uscc,
@@ -21,6 +24,7 @@ __all__ = [
     "ORG_KIND_LABELS",
     "ROLE_LABELS",
     "Access",
+    "OrgEntry",
     "OrgKind",
     "Principal",
     "Role",
@@ -35,6 +39,8 @@ __all__ = [
     "mask",
     "masked_identifiers",
     "memberships",
+    "organisation",
+    "organisations",
     "platform_admin",
     "platform_admin_ids",
     "public",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -431,3 +432,32 @@ def revoke_token(session: Session, token_id: uuid.UUID, *, allowed_orgs: set[uui
         token.revoked_at = utcnow()
         session.flush()
     return token
+
+
+@dataclass(frozen=True)
+class OrgEntry:
+    """Name an active organisation for other modules' pages: id, names and kind."""
+
+    id: uuid.UUID
+    name: str
+    name_en: str
+    kind: str
+
+
+def organisation(session: Session, org_id: uuid.UUID) -> OrgEntry | None:
+    """Return an active organisation's names and kind, or None."""
+    row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind)
+                          .where(Organisation.id == org_id, Organisation.active.is_(True))).first()
+    return OrgEntry(*row) if row else None
+
+
+def organisations(session: Session, ids: Iterable[uuid.UUID] | None = None) -> list[OrgEntry]:
+    """List active organisations (all, or those with the given ids) by name."""
+    stmt = select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind).where(
+        Organisation.active.is_(True))
+    if ids is not None:
+        wanted = list(set(ids))
+        if not wanted:
+            return []
+        stmt = stmt.where(Organisation.id.in_(wanted))
+    return [OrgEntry(*row) for row in session.execute(stmt.order_by(Organisation.name))]
