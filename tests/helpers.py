@@ -82,3 +82,15 @@ def make_user(role: str | None = None, *, kind: str = "enterprise", platform_adm
         return person, org
 
     return committed(build)
+
+
+def sms_text(session: Session, person_id) -> str:
+    """Return the text of the newest SMS queued for a person, decrypted as the worker does for one-time content."""
+    from openzone.core.notify.models import Message
+    from openzone.core.notify.service import CONTENT_CONTEXT
+
+    message = session.scalars(select(Message).where(Message.person_id == person_id, Message.channel == "sms")
+                              .order_by(Message.created_at.desc()).limit(1)).one()
+    if message.content_enc is None:
+        return message.body
+    return crypto.decrypt(get_settings().secret("data"), message.content_enc, context=CONTENT_CONTEXT)

@@ -149,10 +149,8 @@ def test_a_requester_asks_by_id_number_and_texts_a_code_the_holder_reads_out(cli
     assert id_number not in asked.text
     sent = client.post(f"/api/v1/consent/grants/{grant_id}/sms-code", headers=headers, json={"hall": "H1", "window": "C03"})
     assert sent.status_code == 201 and "code" not in sent.json()
-    from openzone.core import notify
 
-    body = helpers.committed(lambda s: s.scalar(select(notify.Message.body).where(
-        notify.Message.person_id == citizen.id, notify.Message.channel == "sms")))
+    body = helpers.committed(lambda s: helpers.sms_text(s, citizen.id))
     code = next(w for w in body.replace("，", " ").split() if w.isdigit() and len(w) >= 8)
     redeemed = client.post("/api/v1/consent/redeem", headers=headers, json={"code": code, "hall": "H1", "window": "C03"})
     assert redeemed.status_code == 200 and redeemed.json()["status"] == "active"

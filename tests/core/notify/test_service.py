@@ -258,3 +258,38 @@ def test_failed_messages_can_be_queued_again(session, gateway, notify_settings, 
     park(message)
     notify.deliver_due(session, settings=notify_settings)
     assert message.status == "sent"
+
+
+def test_a_one_time_code_rests_only_encrypted_and_is_deleted_once_sent(session, gateway, notify_settings, park):
+    person = builders.create_person(session, phone=PHONE)
+    message = notify.send(session, person_id=person.id, subject="验证码", body="验证码 48213907，10分钟内有效。",
+                          body_en="Code 48213907, valid for 10 minutes.", channel="sms", sensitive=True)
+    session.flush()
+    stored = session.execute(select(Message.body, Message.body_en, Message.content_enc)
+                             .where(Message.id == message.id)).one()
+    assert "48213907" not in stored.body + stored.body_en and b"48213907" not in stored.content_enc
+    park(message)
+    assert notify.deliver_due(session, settings=notify_settings).sent == 1
+    [(body, _)] = gateway.to(PHONE)
+    assert "48213907" in body["text"]
+    assert message.content_enc is None and message.body == notify.SENSITIVE_PLACEHOLDER[0]
+
+
+def test_a_one_time_code_that_cannot_be_sent_is_deleted_and_never_retried(session, gateway, notify_settings, park):
+    gateway.status = 500
+    person = builders.create_person(session, phone=PHONE)
+    message = notify.send(session, person_id=person.id, subject="验证码", body="验证码 48213907", channel="sms",
+                          sensitive=True)
+    park(message)
+    now = utcnow()
+    while message.status == "pending":
+        notify.deliver_due(session, settings=notify_settings, now=now)
+        now = message.next_attempt_at or now
+    assert message.status == "failed" and message.content_enc is None
+    assert notify.retry_failed(session, message_id=message.id) == 0
+
+
+def test_one_time_content_is_refused_for_the_inbox(session):
+    person = builders.create_person(session)
+    with pytest.raises(ValidationFailed):
+        notify.send(session, person_id=person.id, subject="验证码", body="123456", sensitive=True)

@@ -831,7 +831,7 @@ def send_sms_code(session: Session, grant_id: uuid.UUID, *, requester: Requester
     shown = _issue_code(session, grant, PresentationKind.SMS, hall=requester.hall, window=requester.window,
                         minutes=minutes)
     purpose_zh, purpose_en = _purposes.get(grant.purpose_code, (grant.purpose_code, grant.purpose_code))
-    notify.send(session, person_id=grant.holder_id, channel=notify.Channel.SMS,
+    notify.send(session, person_id=grant.holder_id, channel=notify.Channel.SMS, sensitive=True,
                 subject="数据授权验证码", subject_en="Consent code",
                 body=(f"【开放区】{grant.requester_name}（窗口 {requester.window}）请求使用您的数据，用途：{purpose_zh}。"
                       f"同意请把验证码 {shown.secret} 告诉窗口工作人员，{minutes}分钟内有效。不同意请勿告诉任何人。"),

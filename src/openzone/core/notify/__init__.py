@@ -3,6 +3,7 @@
 from openzone.core.notify.domain import Channel, Round, Status
 from openzone.core.notify.models import Message
 from openzone.core.notify.service import (
+    SENSITIVE_PLACEHOLDER,
     deliver_due,
     inbox,
     mark_all_read,
@@ -15,6 +16,7 @@ from openzone.core.notify.service import (
 )
 
 __all__ = [
+    "SENSITIVE_PLACEHOLDER",
     "Channel",
     "Message",
     "Round",

@@ -33,6 +33,9 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     subject_en: Mapped[str] = mapped_column(String(200), default="")
     body_en: Mapped[str] = mapped_column(Text, default="")
+    # A sensitive message (a one-time code) keeps its texts only here, AES-GCM, until delivery ends; body and body_en
+    # then hold a placeholder, so the code never rests in clear.
+    content_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # An inbox message is delivered by existing, so it is stored sent; the others wait pending for the worker.
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ DELIVERY_INTERVAL = dt.timedelta(seconds=5)
 # write lock it holds stays well under the 10-second busy timeout of other writers.
 ROUND_SECONDS = 2.0
 ADDRESS_CONTEXT = "notify_message.address"
+CONTENT_CONTEXT = "notify_message.content"
 
 CONTENT_MESSAGES = {
     "subject": ("请填写标题（200字以内，不换行）", "Enter a subject (at most 200 characters, one line)"),
@@ -73,23 +75,44 @@ def _queue(session: Session, message: Message, dedupe_key: str | None) -> Messag
     return message
 
 
+SENSITIVE_PLACEHOLDER = ("（一次性内容，加密保存，发送后删除）", "(one-time content, kept encrypted, deleted once sent)")
+
+
+def _seal(message: Message) -> None:
+    # Keep the texts only encrypted; the stored body and body_en say what they were.
+    texts = json.dumps([message.body, message.body_en], ensure_ascii=False)
+    message.content_enc = crypto.encrypt(get_settings().secret("data"), texts, context=CONTENT_CONTEXT)
+    message.body, message.body_en = SENSITIVE_PLACEHOLDER
+
+
 def send(session: Session, *, person_id: uuid.UUID, subject: str, body: str, subject_en: str = "",
-         body_en: str = "", channel: Channel | str = "inbox", dedupe_key: str | None = None) -> Message | None:
-    """Queue a notice to a person in the caller's transaction; return None if its dedupe key was already used."""
+         body_en: str = "", channel: Channel | str = "inbox", dedupe_key: str | None = None,
+         sensitive: bool = False) -> Message | None:
+    """Queue a notice to a person in the caller's transaction; return None if its dedupe key was already used.
+
+    sensitive=True (a one-time code; not for the inbox, which shows what it stores) keeps the body only encrypted
+    and deletes it when delivery ends, sent or given up.
+    """
     channel = _channel(channel)
     _check_content(subject, body, subject_en, body_en, dedupe_key)
+    inbox = channel is Channel.INBOX
+    if sensitive and inbox:
+        raise ValidationFailed("站内消息会保存其内容，不能用于一次性内容", "Inbox messages keep their content; "
+                               "one-time content goes by SMS or e-mail", errors=[{"field": "channel", "code": "choice"}])
     identity.contact_for(session, person_id)  # refuses an unknown person now rather than at delivery
     now = utcnow()
-    inbox = channel is Channel.INBOX
     message = Message(person_id=person_id, channel=channel.value, subject=subject.strip(), body=body,
                       subject_en=subject_en.strip(), body_en=body_en, dedupe_key=dedupe_key, attempts=0,
                       status=(Status.SENT if inbox else Status.PENDING).value,
                       sent_at=now if inbox else None, next_attempt_at=None if inbox else now)
+    if sensitive:
+        _seal(message)
     return _queue(session, message, dedupe_key)
 
 
 def send_to_address(session: Session, *, channel: Channel | str, address: str, subject: str, body: str,
-                    subject_en: str = "", body_en: str = "", dedupe_key: str | None = None) -> Message | None:
+                    subject_en: str = "", body_en: str = "", dedupe_key: str | None = None,
+                    sensitive: bool = False) -> Message | None:
     """Queue a notice to an e-mail address or mobile number that belongs to no registered person."""
     channel = _channel(channel)
     if channel is Channel.INBOX:
@@ -104,6 +127,8 @@ def send_to_address(session: Session, *, channel: Channel | str, address: str, s
                       body_en=body_en, dedupe_key=dedupe_key, attempts=0, status=Status.PENDING.value,
                       next_attempt_at=utcnow(),
                       address_enc=crypto.encrypt(get_settings().secret("data"), address, context=ADDRESS_CONTEXT))
+    if sensitive:
+        _seal(message)
     return _queue(session, message, dedupe_key)
 
 
@@ -180,8 +205,12 @@ def _letter(session: Session, message: Message) -> Letter:
             raise DeliveryFailed("the person has given no mobile number", permanent=True)
     else:
         raise DeliveryFailed("the message has no recipient", permanent=True)
-    return Letter(message_id=str(message.id), address=address, subject=message.subject, body=message.body,
-                  subject_en=message.subject_en, body_en=message.body_en)
+    body, body_en = message.body, message.body_en
+    if message.content_enc is not None:
+        body, body_en = json.loads(crypto.decrypt(get_settings().secret("data"), message.content_enc,
+                                                  context=CONTENT_CONTEXT))
+    return Letter(message_id=str(message.id), address=address, subject=message.subject, body=body,
+                  subject_en=message.subject_en, body_en=body_en)
 
 
 def _deliver_one(session: Session, message: Message, settings: Settings, now: dt.datetime) -> Status:
@@ -197,10 +226,13 @@ def _deliver_one(session: Session, message: Message, settings: Settings, now: dt
                                                permanent=permanent, now=now, backoff=jobs.backoff(message.attempts))
         message.status, message.next_attempt_at = status.value, next_at
         message.last_error = reason[:domain.ERROR_MAX]
+        if status is Status.FAILED:
+            message.content_enc = None
         log.warning("notice %s via %s, attempt %d: %s (%s)", message.id, message.channel, message.attempts, reason,
                     status.value)
         return status
     message.status, message.sent_at, message.next_attempt_at = Status.SENT.value, now, None
+    message.content_enc = None
     return Status.SENT
 
 
@@ -245,7 +277,9 @@ def outbox_counts(session: Session) -> dict[tuple[str, str], int]:
 
 def retry_failed(session: Session, *, message_id: uuid.UUID | None = None) -> int:
     """Put failed messages (all, or one) back in the queue with a fresh set of attempts; return how many."""
-    stmt = select(Message).where(Message.status == Status.FAILED.value)
+    # A sensitive message that failed has lost its content (see send): the sender must issue a new one.
+    lost = and_(Message.content_enc.is_(None), Message.body == SENSITIVE_PLACEHOLDER[0])
+    stmt = select(Message).where(Message.status == Status.FAILED.value, ~lost)
     if message_id is not None:
         stmt = stmt.where(Message.id == message_id)
     messages = session.scalars(stmt.with_for_update()).all()
