@@ -6,13 +6,16 @@ Create Date: 2026-11-27
 
 Rebuilds ledger_entry for speed (docs/performance.md, "Ledger"): an integer key in insertion order instead of a
 UUIDv7, the leaf hash computed when an entry is recorded, a 64-bit leaf key instead of an index on the 32-byte hash,
-a partial unique index on leaf_index, and no indexes on event_type, actor and body SHA-256, which nothing queries.
+a partial unique index on leaf_index, no indexes on event_type, actor and body SHA-256, which nothing queries, and no
+created_at, since every entry states its record time in its own "time" member.
 Rows are copied in their log order, so integrated entries keep their index and pending ones their queue order.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -31,7 +34,6 @@ COPY_CHUNK = 5000
 def _create_new() -> None:
     op.create_table('ledger_entry',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('created_at', openzone.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('event_type', sa.String(length=64), nullable=False),
     sa.Column('actor_org_id', sa.Uuid(), nullable=True),
     sa.Column('body', sa.LargeBinary(), nullable=False),
@@ -70,24 +72,28 @@ def upgrade() -> None:
                    sa.column('event_type', sa.String()), sa.column('actor_org_id', sa.Uuid()),
                    sa.column('body', sa.LargeBinary()), sa.column('leaf_index', sa.BigInteger()),
                    sa.column('integrated_at', openzone.db.UTCDateTime()))
-    new = sa.table('ledger_entry', sa.column('created_at', openzone.db.UTCDateTime()),
-                   sa.column('event_type', sa.String()), sa.column('actor_org_id', sa.Uuid()),
+    new = sa.table('ledger_entry', sa.column('event_type', sa.String()), sa.column('actor_org_id', sa.Uuid()),
                    sa.column('body', sa.LargeBinary()), sa.column('leaf_hash', sa.LargeBinary()),
                    sa.column('leaf_key', sa.BigInteger()), sa.column('leaf_index', sa.BigInteger()),
                    sa.column('integrated_at', openzone.db.UTCDateTime()))
     # Integrated entries in index order, then pending ones in the order the integrator would have taken them.
-    rows = bind.execute(sa.select(old.c.created_at, old.c.event_type, old.c.actor_org_id, old.c.body,
-                                  old.c.leaf_index, old.c.integrated_at)
+    rows = bind.execute(sa.select(old.c.event_type, old.c.actor_org_id, old.c.body, old.c.leaf_index,
+                                  old.c.integrated_at)
                         .order_by(old.c.leaf_index.is_(None), old.c.leaf_index, old.c.created_at, old.c.id))
     while chunk := rows.fetchmany(COPY_CHUNK):
         values = []
-        for created_at, event_type, actor, body, leaf_index, integrated_at in chunk:
+        for event_type, actor, body, leaf_index, integrated_at in chunk:
             leaf = hashlib.sha256(b"\x00" + bytes(body)).digest()
-            values.append({"created_at": created_at, "event_type": event_type, "actor_org_id": actor,
+            values.append({"event_type": event_type, "actor_org_id": actor,
                            "body": bytes(body), "leaf_hash": leaf, "leaf_key": int.from_bytes(leaf[:8], "big", signed=True),
                            "leaf_index": leaf_index, "integrated_at": integrated_at})
         bind.execute(new.insert(), values)
     op.drop_table('ledger_entry_old')
+
+
+def _entry_time(body: bytes) -> dt.datetime:
+    # Version-1 entries carry their record time as "time", RFC 3339 UTC with milliseconds.
+    return dt.datetime.strptime(json.loads(bytes(body))["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
 def downgrade() -> None:
@@ -114,8 +120,7 @@ def downgrade() -> None:
         batch_op.create_index('ix_ledger_entry_pending', ['created_at', 'id'], unique=False,
                               sqlite_where=sa.text('leaf_index IS NULL'), postgresql_where=sa.text('leaf_index IS NULL'))
     bind = op.get_bind()
-    old = sa.table('ledger_entry_old', sa.column('seq', sa.BigInteger()), sa.column('created_at', openzone.db.UTCDateTime()),
-                   sa.column('event_type', sa.String()), sa.column('actor_org_id', sa.Uuid()),
+    old = sa.table('ledger_entry_old', sa.column('seq', sa.BigInteger()), sa.column('event_type', sa.String()), sa.column('actor_org_id', sa.Uuid()),
                    sa.column('body', sa.LargeBinary()), sa.column('leaf_hash', sa.LargeBinary()),
                    sa.column('leaf_index', sa.BigInteger()), sa.column('integrated_at', openzone.db.UTCDateTime()))
     new = sa.table('ledger_entry', sa.column('id', sa.Uuid()), sa.column('created_at', openzone.db.UTCDateTime()),
@@ -123,12 +128,12 @@ def downgrade() -> None:
                    sa.column('body', sa.LargeBinary()), sa.column('body_sha256', sa.String()),
                    sa.column('leaf_index', sa.BigInteger()), sa.column('integrated_at', openzone.db.UTCDateTime()),
                    sa.column('leaf_hash', sa.LargeBinary()))
-    rows = bind.execute(sa.select(old.c.created_at, old.c.event_type, old.c.actor_org_id, old.c.body, old.c.leaf_hash,
-                                  old.c.leaf_index, old.c.integrated_at).order_by(old.c.seq))
+    rows = bind.execute(sa.select(old.c.event_type, old.c.actor_org_id, old.c.body, old.c.leaf_hash, old.c.leaf_index,
+                                  old.c.integrated_at).order_by(old.c.seq))
     while chunk := rows.fetchmany(COPY_CHUNK):
         bind.execute(new.insert(), [
-            {"id": new_id(), "created_at": created_at, "event_type": event_type, "actor_org_id": actor,
+            {"id": new_id(), "created_at": _entry_time(body), "event_type": event_type, "actor_org_id": actor,
              "body": bytes(body), "body_sha256": hashlib.sha256(bytes(body)).hexdigest(), "leaf_index": leaf_index,
              "integrated_at": integrated_at, "leaf_hash": bytes(leaf) if leaf_index is not None else None}
-            for created_at, event_type, actor, body, leaf, leaf_index, integrated_at in chunk])
+            for event_type, actor, body, leaf, leaf_index, integrated_at in chunk])
     op.drop_table('ledger_entry_old')

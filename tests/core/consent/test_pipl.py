@@ -36,7 +36,7 @@ def test_the_data_life_job_deletes_copies_when_their_time_is_up(session):
     with pytest.raises(NotFound):
         consent.read_copy(session, copy.id, requester=requester)
     deleted = session.scalar(select(ledger.Entry.body).where(ledger.Entry.event_type == "consent.copy.deleted")
-                             .order_by(ledger.Entry.created_at.desc()).limit(1))
+                             .order_by(ledger.Entry.seq.desc()).limit(1))
     assert merkle.leaf_hash(bytes(deleted)) == copy.deleted_leaf
 
 

@@ -38,6 +38,8 @@ def test_an_entry_is_stored_pending_with_its_exact_canonical_bytes(session):
     assert entry.event_type == "e_license.retrieved" and entry.actor_org_id == org_id
     stored = session.execute(select(Entry).where(Entry.leaf_hash == entry.leaf_hash)).scalar_one()
     assert bytes(stored.body) == expected and stored.leaf_index is None and stored.integrated_at is None
+    # Written below the ORM, read back through it: the same organisation id on SQLite and PostgreSQL.
+    assert stored.actor_org_id == org_id and stored.event_type == "e_license.retrieved"
     assert stored.leaf_key == int.from_bytes(entry.leaf_hash[:8], "big", signed=True)
 
 

@@ -1,7 +1,7 @@
 """Build the relevance set from the real data sets and measure recall@10 and MRR for ours and two baselines.
 
-Data (read each SOURCE.md): ../shared/data/cmrc2018_retrieval (CC BY-SA 4.0; Cui et al., EMNLP 2019): a question is
-relevant to the passage it was written about; ../shared/data/csl_chinese_papers (Apache-2.0; Li et al., COLING 2022):
+Data (read each SOURCE.md): tests/vectors/cmrc2018_retrieval (CC BY-SA 4.0; Cui et al., EMNLP 2019): a question is
+relevant to the passage it was written about; tests/vectors/csl_chinese_papers (Apache-2.0; Li et al., COLING 2022):
 a paper is relevant to each of its own keywords. Papers are indexed by title and abstract only, so a keyword query
 has to find the paper through its text, not through a copy of the keyword.
 """
@@ -21,7 +21,9 @@ from openzone.core import search
 from openzone.core.search import Document, Field, IndexSpec, Weight, domain
 from openzone.core.search.backends import to_tsvector
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+# Copies of ../shared/data/cmrc2018_retrieval and csl_chinese_papers (each with its SOURCE.md), so a clean checkout
+# runs the suite on its own.
+DATA = Path(__file__).resolve().parents[2] / "vectors"
 INDEX = "relevance"
 search.register_index(IndexSpec(name=INDEX, fields=(Field("title", Weight.TITLE), Field("body", Weight.BODY))))
 

@@ -28,7 +28,7 @@ class Entry(Base):
     # Insertion order; on SQLite the rowid itself. Not the log index: on PostgreSQL seq values commit out of order.
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
                                      autoincrement=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # No created_at: the entry's own "time" member is the record time (and the signed one).
     event_type: Mapped[str] = mapped_column(String(64))
     # An id column, not a foreign key: entries outlive any row they mention.
     actor_org_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -43,19 +43,18 @@ class Recorded(NamedTuple):
 # statement or its commit, in the caller's transaction: a flush per entry cost half the append time.
 _PENDING = "openzone.ledger.pending"
 # Driver-level executemany: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The values are
-# converted here as SQLAlchemy stores them (UTCDateTime and Uuid on SQLite: naive UTC text and 32 hex digits), which
-# tests check by reading the rows back through the ORM.
+# converted here as SQLAlchemy stores them (Uuid on SQLite: 32 hex digits), which tests check by reading the rows back
+# through the ORM.
 _INSERTS = {
-    "sqlite": "INSERT INTO ledger_entry (created_at, event_type, actor_org_id, body, leaf_hash, leaf_key) "
-              "VALUES (?, ?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO ledger_entry (created_at, event_type, actor_org_id, body, leaf_hash, leaf_key) "
-                  "VALUES (%s, %s, %s, %s, %s, %s)",
+    "sqlite": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) VALUES (?, ?, ?, ?, ?)",
+    "postgresql": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) "
+                  "VALUES (%s, %s, %s, %s, %s)",
 }
 _PENDING_SELECTS = {
     "sqlite": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT ?",
     "postgresql": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT %s",
 }
-_Row = tuple[dt.datetime, str, uuid.UUID | None, bytes, bytes, int]
+_Row = tuple[str, uuid.UUID | None, bytes, bytes, int]
 
 
 def _leaf_key(leaf: bytes) -> int:
@@ -65,9 +64,8 @@ def _leaf_key(leaf: bytes) -> int:
 def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
     name = connection.dialect.name
     if name == "sqlite":
-        params: list[tuple] = [(at.replace(tzinfo=None).isoformat(" ", "microseconds"), kind,
-                                actor.hex if actor else None, body, leaf, key)
-                               for at, kind, actor, body, leaf, key in rows]
+        params: list[tuple] = [(kind, actor.hex if actor else None, body, leaf, key)
+                               for kind, actor, body, leaf, key in rows]
     else:
         params = rows
     connection.exec_driver_sql(_INSERTS[name], params)
@@ -163,8 +161,12 @@ def record(
                            f"A ledger entry may take at most {domain.MAX_ENTRY_BYTES} bytes",
                            errors=[{"field": "entry", "code": "size"}])
     leaf = merkle.leaf_hash(body)
-    row = (now, event_type, actor_org_id, body, leaf, _leaf_key(leaf))
-    if session.in_nested_transaction():
+    row = (event_type, actor_org_id, body, leaf, _leaf_key(leaf))
+    queued = session.info.get(_PENDING)
+    if queued is not None:
+        # A queue exists only in an open transaction outside any savepoint (see the session events above).
+        queued.append(row)
+    elif session.in_nested_transaction():
         # Inside a savepoint, write now so that rolling the savepoint back also removes the entry.
         _insert_rows(session.connection(), [row])
     else:
