@@ -337,3 +337,165 @@ SCOPE_STOPWORDS: frozenset[str] = frozenset({
     "本标准", "标准", "规定", "适用", "适用于", "本文件", "文件", "要求", "规范", "技术", "以及", "和", "的", "与", "及",
     "等", "中", "对", "了", "在", "为", "其他", "有关", "相关", "可", "参照", "执行", "进行",
 })
+
+
+# ------------------------------------------------------------------------------------- bibliographic records
+
+
+@dataclass(frozen=True)
+class StandardInput:
+    """Hold one standard's bibliographic record as imported or entered, numbers already parsed."""
+
+    numbers: tuple[StandardNumber, ...]
+    title_zh: str
+    title_en: str = ""
+    issued_on: dt.date | None = None
+    effective_on: dt.date | None = None
+    withdrawn_on: dt.date | None = None
+    ics: str = ""
+    ccs: str = ""
+    department: str = ""
+    drafters: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    scope: str = ""
+    body: str = ""
+    body_source: str = ""
+    replaces: tuple[StandardNumber, ...] = ()
+    amendments: tuple[tuple[dt.date, str], ...] = ()
+    joint: bool | None = None  # None: decided from the numbers (two or more of the three regions)
+    sample: bool = False
+    note: str = ""
+
+    @property
+    def is_joint(self) -> bool:
+        """Say whether this is a 京津冀 jointly made standard."""
+        if self.joint is not None:
+            return self.joint
+        return len({n.region for n in self.numbers} & {r.value for r in Region}) >= 2
+
+
+IMPORT_COLUMNS = ("numbers", "title_zh", "title_en", "issued_on", "effective_on", "withdrawn_on", "ics", "ccs",
+                  "department", "drafters", "keywords", "scope", "body", "body_source", "replaces", "amendments",
+                  "joint", "sample", "note")
+MAX_IMPORT_ROWS = 20_000
+_LIST_SPLIT = re.compile(r"[;；\n]")
+_ICS_RE = re.compile(r"^\d{2}(\.\d{3}(\.\d{2})?)?$")
+_CCS_RE = re.compile(r"^[A-Z]\d{2}$")
+_LIMITS = {"title_zh": 300, "title_en": 500, "department": 200, "body_source": 300}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Describe what is wrong with one field of one imported row (rows count from 1, after any header)."""
+
+    row: int
+    field: str
+    message: str
+    message_en: str
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the error as a problem+json errors[] member."""
+        return {"row": self.row, "field": self.field, "message": self.message, "message_en": self.message_en}
+
+
+def _list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in _LIST_SPLIT.split(str(value)) if v.strip()]
+
+
+def _date(value: object) -> dt.date | None:
+    if value is None or str(value).strip() == "":
+        return None
+    return dt.date.fromisoformat(str(value).strip())
+
+
+def _flag(value: object) -> bool | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "y", "是"):
+        return True
+    if text in ("0", "false", "no", "n", "否"):
+        return False
+    raise ValueError(text)
+
+
+def parse_record(raw: dict[str, object], row: int) -> tuple[StandardInput | None, list[RowError]]:
+    """Turn one imported row (CSV or JSON) into a StandardInput, or list every field that is wrong."""
+    errors: list[RowError] = []
+
+    def err(field: str, zh: str, en: str) -> None:
+        errors.append(RowError(row, field, zh, en))
+
+    unknown = sorted(set(raw) - set(IMPORT_COLUMNS))
+    if unknown:
+        err(unknown[0], f"未知的列：{'、'.join(unknown)}", f"unknown columns: {', '.join(unknown)}")
+    numbers: list[StandardNumber] = []
+    for text in _list(raw.get("numbers")):
+        try:
+            numbers.append(parse_number(text))
+        except InvalidStandardNumber as exc:
+            err("numbers", exc.detail or "", exc.detail_en or "")
+    if not numbers and not any(e.field == "numbers" for e in errors):
+        err("numbers", "至少填写一个标准编号", "give at least one standard number")
+    if numbers:
+        try:
+            check_numbers(numbers)
+        except InvalidStandardNumber as exc:
+            err("numbers", exc.detail or "", exc.detail_en or "")
+    replaces: list[StandardNumber] = []
+    for text in _list(raw.get("replaces")):
+        try:
+            replaces.append(parse_number(text))
+        except InvalidStandardNumber as exc:
+            err("replaces", exc.detail or "", exc.detail_en or "")
+    title = str(raw.get("title_zh") or "").strip()
+    if not title:
+        err("title_zh", "请填写中文标准名称", "the Chinese title is required")
+    for name, limit in _LIMITS.items():
+        if len(str(raw.get(name) or "")) > limit:
+            err(name, f"超过 {limit} 个字符", f"longer than {limit} characters")
+    dates: dict[str, dt.date | None] = {}
+    for name in ("issued_on", "effective_on", "withdrawn_on"):
+        try:
+            dates[name] = _date(raw.get(name))
+        except ValueError:
+            err(name, "日期应为 YYYY-MM-DD", "dates are YYYY-MM-DD")
+            dates[name] = None
+    try:
+        check_dates(**dates)
+    except InvalidStandardDates as exc:
+        err(exc.errors[0]["field"], exc.detail or "", exc.detail_en or "")
+    ics = str(raw.get("ics") or "").strip()
+    if ics and not _ICS_RE.match(ics):
+        err("ics", "ICS 分类号应为“03.220.20”这样的格式", "an ICS code looks like 03.220.20")
+    ccs = str(raw.get("ccs") or "").strip().upper()
+    if ccs and not _CCS_RE.match(ccs):
+        err("ccs", "CCS 分类号应为一个字母加两位数字，如“R85”", "a CCS code is a letter and two digits, such as R85")
+    amendments: list[tuple[dt.date, str]] = []
+    for item in _list(raw.get("amendments")):
+        day, _, summary = item.partition(" ")
+        try:
+            amendments.append((dt.date.fromisoformat(day), summary.strip()))
+        except ValueError:
+            err("amendments", "修改单应写作“YYYY-MM-DD 说明”", "an amendment is written \"YYYY-MM-DD summary\"")
+    flags: dict[str, bool | None] = {}
+    for name in ("joint", "sample"):
+        try:
+            flags[name] = _flag(raw.get(name))
+        except ValueError:
+            err(name, "应为“是”或“否”", "use true or false")
+            flags[name] = None
+    if errors:
+        return None, errors
+    return StandardInput(
+        numbers=tuple(numbers), title_zh=title, title_en=str(raw.get("title_en") or "").strip(), **dates,
+        ics=ics, ccs=ccs, department=str(raw.get("department") or "").strip(),
+        drafters=tuple(_list(raw.get("drafters"))), keywords=tuple(_list(raw.get("keywords"))),
+        scope=str(raw.get("scope") or "").strip(), body=str(raw.get("body") or "").strip(),
+        body_source=str(raw.get("body_source") or "").strip(), replaces=tuple(replaces), amendments=tuple(amendments),
+        joint=flags["joint"], sample=bool(flags["sample"]), note=str(raw.get("note") or "").strip(),
+    ), []
