@@ -419,7 +419,7 @@ def related_to(session: Session, standard: Standard, *, limit: int = 5) -> Relat
     replaced_by = list(session.scalars(select(Standard).join(Replacement, Replacement.standard_id == Standard.id)
                                        .where(Replacement.replaces_id == standard.id)))
     similar = [s for s, _ in similar_standards(session, title=standard.title_zh, scope=standard.scope, limit=limit + 1)
-               if s.id != standard.id][:limit]
+               if s.id != standard.id][:limit] if limit else []
     return Related(replaces, replaced_by, similar)
 
 
