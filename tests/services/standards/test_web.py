@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import uuid
 import xml.etree.ElementTree as ET
 
 from openzone.db import transaction
@@ -111,7 +112,7 @@ def test_three_regulators_move_a_draft_to_numbering_through_the_pages(client, re
     page = client.get(path, headers=HTML)
     assert f"DB13/T {seq}—2026" in page.text and "以本地区编号发布" in page.text
     with transaction() as session:
-        assert workflow.get_draft(session, __import__("uuid").UUID(draft_id)).stage == "publication"
+        assert workflow.get_draft(session, uuid.UUID(draft_id)).stage == "publication"
 
 
 def test_a_non_regulator_cannot_decide_and_sees_why(client, regulators):
