@@ -7,14 +7,25 @@ import random
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 from openzone.db import transaction
 from openzone.services.standards import service, workflow
 from tests import helpers
 from tests.services.standards.builders import create_standard, unique_number
+from tests.test_pages import PageFacts
 
 HTML = {"accept": "text/html"}
 ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _well_formed(html, where):
+    facts = PageFacts()
+    facts.feed(html)
+    duplicates = [i for i, n in Counter(facts.ids).items() if n > 1]
+    assert duplicates == [], f"{where}: duplicate ids {duplicates}"
+    assert all(f["csrf"] for f in facts.forms if f["method"] == "post"), where
+    assert facts.title.strip().endswith("– OpenZone"), where
 
 
 def _committed_standard(**kw):
@@ -40,6 +51,8 @@ def test_the_public_searches_in_chinese_and_reads_a_standard(client):
     assert detail.status_code == 200 and numbers[1] in detail.text and "示例" in detail.text and "现行" in detail.text
     text = client.get(f"/standards/{sid}/text", headers=HTML)
     assert text.status_code == 200 and "1 范围" in text.text
+    _well_formed(detail.text, "detail")
+    _well_formed(text.text, "text")
 
 
 def test_a_title_with_markup_is_escaped_everywhere(client):
@@ -95,6 +108,7 @@ def test_three_regulators_move_a_draft_to_numbering_through_the_pages(client, re
                                                     "end_on": (start + dt.timedelta(days=29)).isoformat()}, path).status_code == 422
     assert _post(client, f"{path}/comment-period", {"body": "1 范围\n2 要求", "start_on": start.isoformat(),
                                                     "end_on": (start + dt.timedelta(days=30)).isoformat()}, path).status_code == 303
+    _well_formed(client.get(path, headers=HTML).text, "public comment")
     assert _post(client, f"{path}/close-comment", {}, path).status_code == 303
     assert _post(client, f"{path}/review", {"result": "passed", "note": "通过"}, path).status_code == 303
     for region in ("11", "12", "13"):
@@ -111,6 +125,8 @@ def test_three_regulators_move_a_draft_to_numbering_through_the_pages(client, re
         assert _post(client, f"{path}/confirm-number", {"number": ""}, path).status_code == 303
     page = client.get(path, headers=HTML)
     assert f"DB13/T {seq}—2026" in page.text and "以本地区编号发布" in page.text
+    for url in (path, "/standards/drafts", "/standards/notices", "/standards/statistics"):
+        _well_formed(client.get(url, headers=HTML).text, url)
     with transaction() as session:
         assert workflow.get_draft(session, uuid.UUID(draft_id)).stage == "publication"
 

@@ -214,3 +214,18 @@ def test_a_second_regulator_for_a_region_is_refused(session, regulators):
     other = create_org(session, kind="government_agency")
     with pytest.raises(Conflict):
         workflow.register_regulator(session, org_id=other.id, region="11", name=other.name)
+
+
+def test_an_overdue_stage_reminds_the_regulators_once(session, regulators):
+    actors = _actors(session, regulators)
+    draft = _draft(session, actors)
+    person = regulators["12"][0].id
+    before = notify.unread_count(session, person)
+    assert draft.id in [d.id for d in workflow.overdue(session, today=D(2026, 3, 31))]
+    assert draft.id not in [d.id for d in workflow.overdue(session, today=D(2026, 3, 30))]
+    workflow.remind_overdue(session, today=D(2026, 3, 31))
+    workflow.remind_overdue(session, today=D(2026, 4, 1))
+    assert notify.unread_count(session, person) - before >= 1
+    subjects = [m.subject for m in notify.inbox(session, person, limit=200).items if m.subject.startswith("已逾期")
+                and draft.title_zh[:10] in m.subject]
+    assert len(subjects) == 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openzone.core import calendar, identity, ledger, notify
+from openzone.core import calendar, identity, jobs, ledger, notify
 from openzone.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from openzone.kit.time import today_cst, utcnow
 from openzone.services.standards import domain, service
@@ -485,6 +485,25 @@ def overdue(session: Session, *, today: dt.date | None = None) -> list[Draft]:
     today = today or today_cst()
     return list(session.scalars(select(Draft).where(Draft.due_on.is_not(None), Draft.due_on < today,
                                                     Draft.stage.not_in([Stage.REJECTED.value, Stage.FEEDBACK.value]))))
+
+
+@jobs.handler("standards.remind_overdue", every=dt.timedelta(days=1))
+def _remind_job(session: Session, payload: dict) -> None:
+    remind_overdue(session)
+
+
+def remind_overdue(session: Session, *, today: dt.date | None = None) -> int:
+    """Tell the regulators' contacts once about each draft whose stage deadline has passed; return how many drafts."""
+    late = overdue(session, today=today)
+    for draft in late:
+        zh, en = domain.stage_label(draft.stage)
+        for reg in regulators(session):
+            for person in reg.contact_person_ids or []:
+                notify.send(session, person_id=uuid.UUID(person), subject=f"已逾期：《{draft.title_zh[:80]}》{zh}",
+                            body=f"“{zh}”阶段期限为 {draft.due_on}，已逾期。\n/standards/drafts/{draft.id}",
+                            subject_en=f"Overdue: {en}", body_en=f"{en} was due on {draft.due_on}.\n/standards/drafts/{draft.id}",
+                            dedupe_key=f"standards-overdue-{draft.id}-{draft.stage}-{draft.due_on}-{person}")
+    return len(late)
 
 
 # ------------------------------------------------------------------------------- sharing between regions
