@@ -110,7 +110,7 @@ def list_drafts(session: Session = Depends(request_session)):
 def propose(body: schemas.DraftIn, principal: Principal = Depends(signed_in(scopes=("write",))),
             session: Session = Depends(request_session)):
     """Propose a joint standard for the caller's organisation (a regulator or a sector department)."""
-    actor = workflow.actor_for(session, principal.person_id)
+    actor = workflow.actor_for(session, principal.person_id, org_id=principal.token_org_id)
     draft = workflow.propose(session, actor=actor, title_zh=body.title_zh, title_en=body.title_en, scope=body.scope)
     return _draft_out(session, draft)
 
@@ -125,7 +125,7 @@ def get_draft(draft_id: uuid.UUID, session: Session = Depends(request_session)):
 def decide(draft_id: uuid.UUID, body: schemas.DecisionIn, principal: Principal = Depends(signed_in(scopes=("write",))),
            session: Session = Depends(request_session)):
     """Record the caller's regulator's approval or rejection at joint or final approval."""
-    actor = workflow.actor_for(session, principal.person_id)
+    actor = workflow.actor_for(session, principal.person_id, org_id=principal.token_org_id)
     return _draft_out(session, workflow.decide(session, actor=actor, draft_id=draft_id, decision=body.decision,
                                                note=body.note))
 

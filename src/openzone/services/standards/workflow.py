@@ -84,11 +84,14 @@ class Actor:
         return self.region is not None and self.can_decide
 
 
-def actor_for(session: Session, person_id: uuid.UUID) -> Actor:
-    """Find the organisation a person acts for: a regulator where they may decide, else their first organisation."""
+def actor_for(session: Session, person_id: uuid.UUID, *, org_id: uuid.UUID | None = None) -> Actor:
+    """Find the organisation a person acts for (only org_id when given, as for an API token): a regulator where
+    they may decide first, else their first organisation."""
     regs = {r.org_id: r for r in regulators(session)}
     options = []
     for membership, org in identity.memberships(session, person_id):
+        if org_id is not None and org.id != org_id:
+            continue
         reg = regs.get(org.id)
         deciding = membership.role in DECIDING_ROLES
         rank = 0 if reg is not None and deciding else 1 if reg is not None else 2
@@ -206,13 +209,12 @@ def _notify(session: Session, draft: Draft, decision: str, stage: str) -> None:
     people.update(str(p) for p in session.scalars(select(Decision.person_id).where(Decision.draft_id == draft.id)))
     people.update(str(p) for p in session.scalars(select(Comment.person_id).where(Comment.draft_id == draft.id)))
     zh_stage, en_stage = domain.stage_label(stage)
-    now_zh, now_en = domain.stage_label(draft.stage)
     for person in sorted(people):
         notify.send(session, person_id=uuid.UUID(person),
                     subject=f"联合标准草案《{draft.title_zh[:80]}》：{zh_stage}",
-                    body=f"“{zh_stage}”阶段记录了新的决定（{decision}）。当前阶段：{now_zh}。\n/standards/drafts/{draft.id}",
+                    body=f"“{zh_stage}”阶段记录了新的决定（{decision}）。\n/standards/drafts/{draft.id}",
                     subject_en=f"Joint draft: {en_stage}",
-                    body_en=f"A decision ({decision}) was recorded at {en_stage}. Now at: {now_en}.\n/standards/drafts/{draft.id}")
+                    body_en=f"A decision ({decision}) was recorded at {en_stage}.\n/standards/drafts/{draft.id}")
 
 
 def propose(session: Session, *, actor: Actor, title_zh: str, scope: str, title_en: str = "",
