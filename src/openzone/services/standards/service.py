@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openzone.core import jobs, search
-from openzone.kit.errors import Conflict, NotFound, Problem, ValidationFailed, problem
+from openzone.kit.errors import Conflict, NotFound, Problem, problem
 from openzone.kit.time import today_cst, utcnow
 from openzone.services.standards import domain
 from openzone.services.standards.domain import StandardInput, StandardNumber, Status
@@ -360,7 +360,7 @@ def import_file(session: Session, *, name: str, data: bytes, progress: Progress 
     for i, record in enumerate(records, start=1):
         try:
             result = upsert_standard(session, record=record, today=today)
-        except (Conflict, domain.InvalidStandardNumber, domain.InvalidStandardDates) as exc:
+        except Problem as exc:
             errors.append(domain.RowError(i, "numbers", exc.detail or exc.title, exc.detail_en or exc.title_en))
             continue
         setattr(report, result.outcome, getattr(report, result.outcome) + 1)
@@ -566,9 +566,3 @@ def export_csv(records: Iterable[dict[str, object]]) -> Iterator[str]:
         writer.writerow([";".join(v) if isinstance(v, list) else ("" if v is None else v)
                          for v in (record[c] for c in EXPORT_COLUMNS)])
         yield buffer.getvalue()
-
-
-def validation(zh: str, en: str, field_name: str) -> ValidationFailed:
-    """Make a ValidationFailed naming one field."""
-    return ValidationFailed(zh, en, errors=[{"field": field_name, "code": "invalid", "message": zh, "message_en": en}])
-

@@ -56,8 +56,7 @@ def register_regulator(session: Session, *, org_id: uuid.UUID, region: Region | 
         reg = Regulator(org_id=org_id, region=region, name=name)
         session.add(reg)
     reg.region, reg.name = region, name
-    reg.contact_person_ids = sorted({*reg.contact_person_ids, *(str(p) for p in contact_person_ids)}) \
-        if reg.contact_person_ids else sorted(str(p) for p in contact_person_ids)
+    reg.contact_person_ids = sorted({*(reg.contact_person_ids or ()), *(str(p) for p in contact_person_ids)})
     session.flush()
     return reg
 
