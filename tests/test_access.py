@@ -26,6 +26,14 @@ PUBLIC = {
     # Receipts, the keys that check them and the verification page are for anyone, a court or a citizen (issue 3 §4).
     ("GET", "/ledger/receipts/{leaf_hash_hex}.txt"), ("GET", "/ledger/receipts/{leaf_hash_hex}.pdf"),
     ("GET", "/ledger/keys"), ("GET", "/verify"), ("POST", "/verify"),
+    # Standards are free to search and read for anyone, drafts and shared notices included (issue 7 §2–§4).
+    ("GET", "/standards"), ("GET", "/standards/statistics"), ("GET", "/standards/feed.atom"),
+    ("GET", "/standards/notices"), ("GET", "/standards/notices.atom"), ("GET", "/standards/notices/{notice_id}"),
+    ("GET", "/standards/drafts"), ("GET", "/standards/drafts/{draft_id}"), ("GET", "/standards/{standard_id}"),
+    ("GET", "/standards/{standard_id}/text"), ("GET", "/api/v1/standards"), ("GET", "/api/v1/standards/changes"),
+    ("GET", "/api/v1/standards/export.json"), ("GET", "/api/v1/standards/export.csv"),
+    ("GET", "/api/v1/standards/drafts"), ("GET", "/api/v1/standards/drafts/{draft_id}"),
+    ("GET", "/api/v1/standards/{standard_id}"),
 }
 SAMPLE = {"code": "en"}
 

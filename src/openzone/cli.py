@@ -17,6 +17,7 @@ from openzone.core.ledger.receipt_cli import verify as verify_receipt
 from openzone.core.ledger.witness_cli import witness_app
 from openzone.core.notify.cli import notify_app
 from openzone.core.search.cli import search_app
+from openzone.services.standards.cli import standards_app
 
 console = Console()
 app = typer.Typer(help="OpenZone 开放区公共服务平台 · command line", no_args_is_help=True)
@@ -34,6 +35,7 @@ app.command("verify")(verify_receipt)
 app.add_typer(witness_app, name="witness")
 app.add_typer(search_app, name="search")
 app.add_typer(consent_app, name="consent")
+app.add_typer(standards_app, name="standards")
 
 
 def load_modules() -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
+from openzone.services.standards import demo as standards_demo
 
 DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
 
@@ -87,6 +88,7 @@ def load(session: Session) -> list[DemoLogin]:
         org_name = orgs[org_key].name if org_key else "—"
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
     _consent_demo(session, orgs)
+    logins.extend(DemoLogin(*row) for row in standards_demo.load(session, password_hash=password_hash))
     return logins
 
 

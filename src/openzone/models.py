@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "openzone.core.ledger.witness_models",
     "openzone.core.notify.models",
     "openzone.core.search.models",
+    "openzone.services.standards.models",
 )
 
 

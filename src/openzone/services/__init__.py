@@ -37,5 +37,5 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("jjj_collaboration", "京津冀协同创新", "Beijing–Tianjin–Hebei collaborative innovation",
                 "项目、知识产权基金决策与收益分配", "Projects, IP fund decisions and revenue sharing"),
     ServiceInfo("standards", "京津冀区域标准化", "Regional standards platform",
-                "地方标准全文免费检索、3+X 协同制定与通知共享", "Free full-text search of local standards, joint 3+X drafting, shared notices"),
+                "地方标准全文免费检索、3+X 协同制定与通知共享", "Free full-text search of local standards, joint 3+X drafting, shared notices", path="/standards"),
 )
