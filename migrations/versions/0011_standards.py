@@ -12,8 +12,8 @@ from alembic import op
 
 import openzone.db
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
