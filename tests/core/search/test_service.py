@@ -129,6 +129,47 @@ def test_a_question_whose_words_no_document_holds_together_ranks_partial_matches
     assert keys(results)[0] == "game"
 
 
+def test_documents_with_some_words_fill_the_page_after_those_with_every_word(backend_session):
+    add(backend_session, "both", title="冷库物流规范")
+    add(backend_session, "cold", title="冷库设计规范")
+    add(backend_session, "logistics", title="冷链物流指南")
+    add(backend_session, "neither", title="老年护理服务规范")
+    results = find(backend_session, "冷库 物流")
+    assert results.mode == "all"
+    assert results.total == 1
+    assert results.partial == 2
+    assert keys(results)[0] == "both"
+    assert sorted(keys(results)[1:]) == ["cold", "logistics"]
+    assert [hit.complete for hit in results.hits] == [True, False, False]
+    assert all("<mark>" in hit.highlights["title"] for hit in results.hits)
+
+
+def test_partial_matches_page_on_after_the_complete_ones_outside_the_total_and_facets(backend_session):
+    for i in range(3):
+        add(backend_session, f"a{i}", title=f"冷库物流规范{i}", region="北京")
+    for i in range(5):
+        add(backend_session, f"p{i}", title=f"冷库设计规范{i}", region="天津")
+    pages = [find(backend_session, "冷库 物流", page=n, per_page=2) for n in (1, 2, 3, 4, 5)]
+    assert [p.total for p in pages] == [3] * 5
+    assert [p.partial for p in pages] == [None, 5, 5, 5, 5]
+    assert [[h.complete for h in p.hits] for p in pages] == [[True, True], [True, False], [False, False], [False, False], []]
+    seen = [k for p in pages for k in keys(p)]
+    assert sorted(seen) == ["a0", "a1", "a2", "p0", "p1", "p2", "p3", "p4"]
+    assert pages[0].facets["region"] == [("北京", 3)]
+    assert pages[1].facets["region"] == [("北京", 3)]
+
+
+def test_partial_matches_obey_exclusions_phrases_and_filters(backend_session):
+    add(backend_session, "both", title="冷库物流规范", region="北京")
+    add(backend_session, "cold-bj", title="冷库设计规范", region="北京")
+    add(backend_session, "cold-tj", title="冷库施工规范", region="天津")
+    add(backend_session, "cold-care", title="冷库护理规范", region="北京")
+    assert keys(find(backend_session, "冷库 物流 -护理 region=北京")) == ["both", "cold-bj"]
+    assert keys(find(backend_session, '冷库 物流 "设计"')) == ["cold-bj"]
+    results = find(backend_session, '冷库 物流 "设计"')
+    assert (results.mode, results.total, results.partial) == ("any", 1, None)
+
+
 def test_a_fragment_across_word_boundaries_is_found_as_a_substring(backend_session):
     add(backend_session, "etc", title="电子不停车收费系统")
     results = find(backend_session, "车收")

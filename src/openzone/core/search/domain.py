@@ -41,6 +41,7 @@ def _is_ascii_word(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+@lru_cache(maxsize=65536)
 def _fold_char(ch: str) -> str:
     # One character after NFKC and lower-casing, before Traditional → Simplified (done on the whole string).
     out = []
@@ -56,35 +57,38 @@ def _fold_char(ch: str) -> str:
     return "".join(out)
 
 
+_SPACES_RE = re.compile(" +")
+
+
+def _joins(c: str) -> bool:
+    return _is_ascii_word(c) or c in _KEEP
+
+
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """Fold text and return, for each folded character, the index of the original character it came from."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for i, ch in enumerate(text):
-        for c in _fold_char(ch):
-            chars.append(c)
-            origin.append(i)
-    joined = "".join(chars)
+    pieces = [_fold_char(ch) for ch in text]
+    joined = "".join(pieces)
+    # Most characters fold to exactly one; only then can the map be the identity.
+    same = len(joined) == len(text)
+    origin = list(range(len(text))) if same else [i for i, piece in enumerate(pieces) for _ in piece]
     simplified = _converter().convert(joined)
-    if len(simplified) == len(joined):
-        chars = list(simplified)
-    else:
+    if len(simplified) != len(joined):
         # A phrase-level conversion changed the length: convert character by character to keep the map.
-        chars = [_converter().convert(c) or c for c in chars]
-        chars = [c[:1] for c in chars]
+        simplified = "".join((_converter().convert(c) or c)[:1] for c in joined)
     # Collapse spaces; drop a space next to a non-ASCII character, so 收费 系统, 收费，系统 and 收费系统 fold alike.
     out: list[str] = []
     out_origin: list[int] = []
-    n = len(chars)
-    for j, c in enumerate(chars):
-        if c == " ":
-            prev = out[-1] if out else ""
-            nxt = next((chars[k] for k in range(j + 1, n) if chars[k] != " "), "")
-            if not prev or not nxt or prev == " " or not (_is_ascii_word(prev) or prev in _KEEP) \
-                    or not (_is_ascii_word(nxt) or nxt in _KEEP):
-                continue
-        out.append(c)
-        out_origin.append(origin[j])
+    pos = 0
+    for m in _SPACES_RE.finditer(simplified):
+        a, b = m.span()
+        out.append(simplified[pos:a])
+        out_origin.extend(origin[pos:a])
+        if a > 0 and b < len(simplified) and _joins(simplified[a - 1]) and _joins(simplified[b]):
+            out.append(" ")
+            out_origin.append(origin[a])
+        pos = b
+    out.append(simplified[pos:])
+    out_origin.extend(origin[pos:])
     return "".join(out), out_origin
 
 
@@ -173,10 +177,15 @@ def analyse(text: str) -> list[str]:
     return analyse_folded(fold(text))
 
 
-def pinyin_tokens(text: str) -> list[str]:
-    """Return full pinyin and initials of each Chinese word of a title: 停车场 → tingchechang, tcc."""
+@lru_cache(maxsize=65536)
+def _word_pinyin(word: str) -> tuple[str, str]:
     from pypinyin import Style, lazy_pinyin
 
+    return "".join(lazy_pinyin(word)), "".join(lazy_pinyin(word, style=Style.FIRST_LETTER))
+
+
+def pinyin_tokens(text: str) -> list[str]:
+    """Return full pinyin and initials of each Chinese word of a title: 停车场 → tingchechang, tcc."""
     out: list[str] = []
     for is_code, piece in _pieces(fold(text)):
         if is_code:
@@ -184,8 +193,7 @@ def pinyin_tokens(text: str) -> list[str]:
         for word in _words(segmenter().cut_for_search(piece)):
             if len(word) < 2 or not all("\u4e00" <= c <= "\u9fff" for c in word):
                 continue
-            out.append("".join(lazy_pinyin(word)))
-            out.append("".join(lazy_pinyin(word, style=Style.FIRST_LETTER)))
+            out.extend(_word_pinyin(word))
     return out
 
 
