@@ -27,12 +27,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_server(database):
-    """Run the app with Uvicorn against the test database, once per module so later tests find the database free."""
+def serve(factory: str):
+    """Run an app factory ("module:function") with Uvicorn on a free port; yield its URL, then stop it."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "openzone.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
@@ -53,6 +52,12 @@ def live_server(database):
     proc.terminate()
     proc.wait(timeout=10)
     proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(database):
+    """Run the app with Uvicorn against the test database, once per module so later tests find the database free."""
+    yield from serve("openzone.app:create_app")
 
 
 @pytest.fixture(scope="session")

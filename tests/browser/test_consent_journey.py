@@ -3,11 +3,7 @@ the citizen sees the access in the history and revokes the grant."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -16,7 +12,7 @@ from openzone.core import consent
 from openzone.core.identity.models import Person
 from openzone.core.identity.service import create_token
 from tests import builders, helpers
-from tests.browser.conftest import ROOT, _free_port, check_accessibility, check_fits
+from tests.browser.conftest import check_accessibility, check_fits, serve
 
 pytestmark = pytest.mark.browser
 
@@ -36,28 +32,7 @@ def create_app():
 @pytest.fixture(scope="module")
 def live_server(database):
     """Run this module's app (with its resource kind) with Uvicorn on a free port."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tests.browser.test_consent_journey:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError("server did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stderr.close()
+    yield from serve("tests.browser.test_consent_journey:create_app")
 
 
 def _clerk_token() -> tuple[str, str]:
