@@ -181,13 +181,13 @@ def cosign_latest(session: Session, *, quorum: int | None = None, timeout: float
     report.size = checkpoint.size
     active = [w for w in list_witnesses(session) if w.active]
     done = set(cosigners(checkpoint, active))
-    todo = [w for w in active if w.name not in done]
+    uncosigned = [w for w in active if w.name not in done]
     body = checkpoint.body.encode()
     deadline = time.monotonic() + timeout
     # Two passes at most: a 409 names the size the witness last cosigned, and the second pass proves from there.
     for second_pass in (False, True):
         requests = []
-        for row in todo:
+        for row in uncosigned:
             if row.last_size > checkpoint.size:
                 _refused(row, report, f"见证方已联署过更大的树（大小{row.last_size}），大于本账本的{checkpoint.size}：账本可能被回滚或分叉",
                          f"The witness has cosigned a larger tree (size {row.last_size}) than this log's {checkpoint.size}: "
@@ -200,11 +200,11 @@ def cosign_latest(session: Session, *, quorum: int | None = None, timeout: float
         report.asked.extend(row.name for row, _, _ in requests if row.name not in report.asked)
         with ThreadPoolExecutor(max_workers=len(requests)) as pool:
             answers = list(pool.map(lambda r: _post(r[0].url, r[2], deadline), requests))
-        todo = []
+        uncosigned = []
         for (row, old, _), answer in zip(requests, answers, strict=True):
             if _handle(row, old, answer, checkpoint, body, report, retry=not second_pass):
-                todo.append(row)
-        if not todo:
+                uncosigned.append(row)
+        if not uncosigned:
             break
     report.cosigners = cosigners(checkpoint, active)
     report.needed = witness.quorum_needed(len(active), quorum)
