@@ -313,3 +313,21 @@ def test_two_index_names_that_would_share_rowids_are_refused():
     search.register_index(search.IndexSpec(name=first, fields=(search.Field("title", search.Weight.TITLE),)))
     with pytest.raises(ValueError, match="rowid block"):
         search.register_index(search.IndexSpec(name=second, fields=(search.Field("title", search.Weight.TITLE),)))
+
+
+def test_bulk_indexing_across_batches_adds_replaces_and_keeps_the_last_version_of_a_key(backend_session):
+    from openzone.core.search import service
+
+    docs = [Document(key=f"bulk{i:04d}", fields={"title": f"冷链物流第{i}号"}, filters={"region": "北京"})
+            for i in range(service.BATCH + 20)]
+    docs.append(Document(key="bulk0000", fields={"title": "冷链仓储"}, filters={"region": "天津"}))
+    assert search.index_documents(backend_session, index="testdocs", docs=docs) == len(docs)  # bulk0000 twice
+    found = find(backend_session, "冷链")
+    assert found.total == service.BATCH + 20
+    assert found.facets["region"] == [("北京", service.BATCH + 19), ("天津", 1)]
+    again = [Document(key=f"bulk{i:04d}", fields={"title": "冷藏车"}, filters={"region": "河北"}) for i in range(10)]
+    search.index_documents(backend_session, index="testdocs", docs=again)
+    assert find(backend_session, "冷链").total == service.BATCH + 10
+    replaced = find(backend_session, "冷藏车")
+    assert replaced.total == 10 and replaced.facets["region"] == [("河北", 10)]
+    assert search.count_documents(backend_session, index="testdocs") == service.BATCH + 20

@@ -18,9 +18,8 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    update,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,13 +52,32 @@ class Match:
     filtered: bool  # whether the condition already applies the filters
 
 
+@dataclass
+class Pending:
+    """Hold one document on its way into the index: its row id, texts, analysis and what the backend adds."""
+
+    id: object
+    key: str
+    fields: dict
+    analysed: Analysed
+    new: bool
+    fts_rowid: int | None = None  # SQLite: the row in search_fts
+    tsv: str | None = None  # PostgreSQL: the tsvector literal
+
+
 class Backend(Protocol):
     """Keep a backend's own index in step with search_document and match expressions against it."""
 
     name: str
 
-    def write(self, session: Session, row: SearchDocument, analysed: Analysed) -> None:
-        """Index a flushed document row (replacing what was indexed for it before)."""
+    def prepare(self, session: Session, index_name: str, batch: list[Pending]) -> None:
+        """Fill in what search_document stores for the backend, before the rows are written."""
+
+    def write(self, session: Session, batch: list[Pending]) -> None:
+        """Index written document rows in the backend's own structures (their earlier entries already erased)."""
+
+    def erase_many(self, session: Session, fts_rowids: list[int]) -> None:
+        """Remove documents from the backend's own structures before they are indexed again."""
 
     def erase(self, session: Session, row: SearchDocument) -> None:
         """Remove a document row from the backend's own index."""
@@ -105,22 +123,31 @@ class SqliteFts5:
 
     name = "sqlite"
 
-    def write(self, session: Session, row: SearchDocument, analysed: Analysed) -> None:
-        """Index a flushed document row (replacing what was indexed for it before) in its index's rowid block."""
-        values = {c: " ".join(analysed.columns[c]) for c in COLUMNS}
-        values["filters"] = " ".join(filter_token(name, value) for name, value in analysed.filters)
-        low, high = fts_rowid_range(row.index_name)
-        rowid = row.fts_rowid
-        if rowid is not None:
-            session.execute(delete(FTS).where(FTS.c.rowid == rowid))
-        if rowid is None or not low <= rowid <= high:
-            last = session.scalar(select(func.max(SearchDocument.fts_rowid))
-                                  .where(SearchDocument.fts_rowid.between(low, high)))
-            rowid = (last if last is not None else low) + 1
-        session.execute(insert(FTS).values(rowid=rowid, **values))
-        row.fts_rowid = rowid
-        session.execute(update(SearchFilterValue).where(SearchFilterValue.document_id == row.id).values(fts_rowid=rowid))
-        session.flush()
+    def prepare(self, session: Session, index_name: str, batch: list[Pending]) -> None:
+        """Give each new document (or one outside its index's block) the next free rowid of the block."""
+        low, high = fts_rowid_range(index_name)
+        last = None
+        for item in batch:
+            if item.fts_rowid is not None and low <= item.fts_rowid <= high:
+                continue
+            if last is None:
+                last = session.scalar(select(func.max(SearchDocument.fts_rowid))
+                                      .where(SearchDocument.fts_rowid.between(low, high)))
+                last = low if last is None else last
+            last += 1
+            item.fts_rowid = last
+
+    def write(self, session: Session, batch: list[Pending]) -> None:
+        """Insert the documents' tokens, one FTS5 row each, with their filter values as tokens."""
+        session.execute(insert(FTS), [
+            {"rowid": item.fts_rowid, **{c: " ".join(item.analysed.columns[c]) for c in COLUMNS},
+             "filters": " ".join(filter_token(name, value) for name, value in item.analysed.filters)}
+            for item in batch])
+
+    def erase_many(self, session: Session, fts_rowids: list[int]) -> None:
+        """Delete FTS5 rows by rowid."""
+        if fts_rowids:
+            session.execute(delete(FTS).where(FTS.c.rowid == bindparam("r")), [{"r": r} for r in fts_rowids])
 
     def erase(self, session: Session, row: SearchDocument) -> None:
         """Remove a document row from the FTS table."""
@@ -215,10 +242,16 @@ class PostgresTsvector:
 
     name = "postgresql"
 
-    def write(self, session: Session, row: SearchDocument, analysed: Analysed) -> None:
-        """Store the document's tsvector."""
-        session.execute(update(SearchDocument).where(SearchDocument.id == row.id)
-                        .values(tsv=cast(bindparam("tsv", to_tsvector(analysed.columns)), TSVECTOR)))
+    def prepare(self, session: Session, index_name: str, batch: list[Pending]) -> None:
+        """Write each document's tsvector literal, stored with its row."""
+        for item in batch:
+            item.tsv = to_tsvector(item.analysed.columns)
+
+    def write(self, session: Session, batch: list[Pending]) -> None:
+        """Do nothing: the tsvectors went in with their rows."""
+
+    def erase_many(self, session: Session, fts_rowids: list[int]) -> None:
+        """Do nothing: a tsvector is replaced with its row."""
 
     def erase(self, session: Session, row: SearchDocument) -> None:
         """Do nothing: the tsvector goes with its row."""

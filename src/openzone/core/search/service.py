@@ -6,16 +6,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, exists, func, literal, literal_column, null, select, union_all
+from sqlalchemy import bindparam, cast, delete, exists, func, insert, literal, literal_column, null, select, union_all, update
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import jobs
 from openzone.core.search import domain
-from openzone.core.search.backends import Backend, SqliteFts5, backend_for
+from openzone.core.search.backends import Backend, Pending, SqliteFts5, backend_for
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.kit.errors import problem
+from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
 
 UnknownIndex = problem("search-index", 404, "没有这个检索索引", "No such search index")
@@ -62,24 +64,74 @@ def _ready() -> None:
 
 def index_document(session: Session, *, index: str, doc: Document, backend: Backend | None = None) -> None:
     """Add or replace a document in an index, in the caller's transaction."""
+    index_documents(session, index=index, docs=[doc], backend=backend)
+
+
+BATCH = 500  # documents written per round of statements
+Progress = Callable[[int], None]
+
+
+def index_documents(session: Session, *, index: str, docs: Iterable[Document], backend: Backend | None = None,
+                    progress: Progress | None = None) -> int:
+    """Add or replace many documents in an index with a few statements per batch; return how many were written."""
     _ready()
     spec = get_index(index)
-    if not doc.key or len(doc.key) > 200:
-        raise ValueError(f"index {index}: a document key must have 1–200 characters")
-    analysed = domain.analyse_document(spec, doc)
     backend = backend or backend_for(session)
-    row = session.scalar(select(SearchDocument).where(SearchDocument.index_name == index, SearchDocument.doc_key == doc.key))
-    if row is None:
-        row = SearchDocument(index_name=index, doc_key=doc.key, fields={}, folded="")
-        session.add(row)
-    row.fields = {k: v for k, v in doc.fields.items() if v}
-    row.folded = analysed.folded
-    row.updated_at = utcnow()
+    count = 0
+    batch: dict[str, tuple[Document, domain.Analysed]] = {}
+    for seen, doc in enumerate(docs, start=1):
+        if not doc.key or len(doc.key) > 200:
+            raise ValueError(f"index {index}: a document key must have 1–200 characters")
+        batch.pop(doc.key, None)  # the last version of a key wins
+        batch[doc.key] = (doc, domain.analyse_document(spec, doc))
+        if progress is not None:
+            progress(seen)  # analysis is the slow part; the batch is written with a few statements
+        if len(batch) >= BATCH:
+            count += _write_batch(session, spec, backend, batch)
+            batch = {}
+    if batch:
+        count += _write_batch(session, spec, backend, batch)
+    return count
+
+
+def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
+                 batch: Mapping[str, tuple[Document, domain.Analysed]]) -> int:
     session.flush()
-    session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id == row.id))
-    session.add_all(SearchFilterValue(document_id=row.id, field=name, value=value) for name, value in analysed.filters)
-    session.flush()
-    backend.write(session, row, analysed)
+    docs = SearchDocument.__table__
+    existing = {key: (doc_id, rowid) for doc_id, key, rowid in session.execute(
+        select(SearchDocument.id, SearchDocument.doc_key, SearchDocument.fts_rowid)
+        .where(SearchDocument.index_name == spec.name, SearchDocument.doc_key.in_(list(batch))))}
+    pending = [Pending(id=existing[key][0] if key in existing else new_id(), key=key,
+                       fields={k: v for k, v in doc.fields.items() if v}, analysed=analysed, new=key not in existing,
+                       fts_rowid=existing[key][1] if key in existing else None)
+               for key, (doc, analysed) in batch.items()]
+    if existing:
+        old_ids = [doc_id for doc_id, _ in existing.values()]
+        session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id.in_(old_ids)))
+        backend.erase_many(session, [rowid for _, rowid in existing.values() if rowid is not None])
+    backend.prepare(session, spec.name, pending)
+    now = utcnow()
+    rows = [{"id": p.id, "index_name": spec.name, "doc_key": p.key, "fields": p.fields, "folded": p.analysed.folded,
+             "fts_rowid": p.fts_rowid, "tsv": p.tsv, "updated_at": now} for p in pending]
+    inserts = [{**row, "created_at": now} for row, p in zip(rows, pending, strict=True) if p.new]
+    updates = [{("b_" + k): v for k, v in row.items()} for row, p in zip(rows, pending, strict=True) if not p.new]
+    if inserts:
+        session.execute(insert(docs).values(tsv=_tsv_param(session, "tsv")), inserts)
+    if updates:
+        session.execute(update(docs).where(docs.c.id == bindparam("b_id")).values(
+            fields=bindparam("b_fields"), folded=bindparam("b_folded"), fts_rowid=bindparam("b_fts_rowid"),
+            tsv=_tsv_param(session, "b_tsv"), updated_at=bindparam("b_updated_at")), updates)
+    values = [{"document_id": p.id, "field": name, "value": value, "fts_rowid": p.fts_rowid}
+              for p in pending for name, value in p.analysed.filters]
+    if values:
+        session.execute(insert(SearchFilterValue.__table__), values)
+    backend.write(session, pending)
+    return len(pending)
+
+
+def _tsv_param(session: Session, name: str):
+    param = bindparam(name)
+    return cast(param, TSVECTOR) if session.get_bind().dialect.name == "postgresql" else param
 
 
 def remove_document(session: Session, *, index: str, key: str) -> bool:
@@ -106,8 +158,6 @@ def clear_index(session: Session, *, index: str) -> int:
     return count
 
 
-Progress = Callable[[int], None]
-
 
 def reindex(session: Session, *, index: str, progress: Progress | None = None) -> int:
     """Rebuild an index from its loader in the caller's transaction; return the number of documents indexed."""
@@ -115,14 +165,7 @@ def reindex(session: Session, *, index: str, progress: Progress | None = None) -
     if spec.load_all is None:
         raise NotReindexable(f"索引“{index}”没有声明如何载入全部文档", f"Index {index!r} declares no loader for all documents")
     clear_index(session, index=index)
-    backend = backend_for(session)
-    count = 0
-    for doc in spec.load_all(session):
-        index_document(session, index=index, doc=doc, backend=backend)
-        count += 1
-        if progress is not None:
-            progress(count)
-    return count
+    return index_documents(session, index=index, docs=spec.load_all(session), progress=progress)
 
 
 def count_documents(session: Session, *, index: str) -> int:
