@@ -62,6 +62,8 @@ HOLDER_KIND_LABELS = {HolderKind.PERSON: ("个人", "Person"), HolderKind.ORGANI
 FIELD_TYPES = frozenset({"text", "date", "id_number", "uscc"})
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 MATTER_CODE_RE = re.compile(r"^M[0-9]{3,5}$")
+# Hall and window codes as consent binds them (core/consent PLACE_RE).
+PLACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_FIELD_CHARS = 500
 
 
