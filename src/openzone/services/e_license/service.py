@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import consent, identity, ledger
-from openzone.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed, problem
+from openzone.kit.errors import Conflict, NotFound, ValidationFailed, problem
 from openzone.kit.time import CST, utcnow
 from openzone.services.e_license import domain
 from openzone.services.e_license.domain import HolderKind, LicenseStatus, LicenseType, StatusBits, StatusPurpose
@@ -886,7 +886,15 @@ def statistics(session: Session) -> Statistics:
                       sorted((m, month_ret[m], month_mat[m]) for m in month_ret))
 
 
-def for_holder_check(lic: License, holder: consent.Holder) -> None:
-    """Refuse a license that is not the holder's (holder pages and API)."""
-    if lic.holder_kind != holder.kind.value or lic.holder_id != holder.id:
-        raise Forbidden("这不是您的证照", "This is not your license")
+def integrated(session: Session, leaves: Iterable[bytes | None]) -> set[bytes]:
+    """Return which of the leaf hashes are already in the signed log, so their receipts can be served."""
+    wanted = [bytes(leaf) for leaf in leaves if leaf]
+    if not wanted:
+        return set()
+    return {bytes(h) for h in session.scalars(select(ledger.Entry.leaf_hash).where(
+        ledger.Entry.leaf_hash.in_(wanted), ledger.Entry.leaf_index.is_not(None)))}
+
+
+def e_license_grants(session: Session, holder: consent.Holder) -> list[consent.Grant]:
+    """List the holder's grants that name e-licenses, newest first."""
+    return [g for g in consent.grants_of(session, [holder]) if any(line["kind"] == KIND for line in g.scope)]
