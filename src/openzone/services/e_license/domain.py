@@ -533,3 +533,39 @@ def controller_document(*, controller: str, key_id: str, multikey: str) -> dict[
     method = {"id": key_id, "type": "Multikey", "controller": controller, "publicKeyMultibase": multikey}
     return {"@context": ["https://www.w3.org/ns/cid/v1"], "id": controller, "verificationMethod": [method],
             "assertionMethod": [key_id]}
+
+
+# ---- batch import files ----
+
+class ImportFileInvalid(ValueError):
+    """Signal an import file that is neither a JSON list of rows nor a CSV with the expected header."""
+
+
+CSV_COLUMNS = ("type", "holder_kind", "holder_id", "valid_from_on", "valid_until_on")
+
+
+def parse_import(name: str, data: bytes) -> list[dict[str, Any]]:
+    """Read an import file: JSON (a list of rows, or {"licenses": [...]}) or UTF-8 CSV with field.<code> columns."""
+    import csv
+    import io
+
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileInvalid("the file is not UTF-8") from exc
+    if name.lower().endswith(".json"):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportFileInvalid(f"not JSON: {exc.msg} at line {exc.lineno}") from exc
+        rows = doc.get("licenses") if isinstance(doc, dict) else doc
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ImportFileInvalid("JSON must be a list of objects or {\"licenses\": [...]}")
+        return rows
+    if name.lower().endswith(".csv"):
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ImportFileInvalid(f"CSV header lacks: {', '.join(missing)}")
+        return [dict(row) for row in reader]
+    raise ImportFileInvalid("import .json or .csv files")
