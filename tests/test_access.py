@@ -36,7 +36,7 @@ PUBLIC = {
     ("GET", "/api/v1/standards/{standard_id}"),
     # Issuer keys and status lists are published for any verifier; the catalogue is public (issue 5 §1).
     ("GET", "/api/v1/e-license/catalogue/types"), ("GET", "/api/v1/e-license/catalogue/matters"),
-    ("GET", "/api/v1/e-license/issuers/{issuer_id}"), ("GET", "/api/v1/e-license/issuers/{issuer_id}/status/{purpose}"),
+    ("GET", "/e-license"), ("GET", "/api/v1/e-license/issuers/{issuer_id}"), ("GET", "/api/v1/e-license/issuers/{issuer_id}/status/{purpose}"),
 }
 SAMPLE = {"code": "en"}
 

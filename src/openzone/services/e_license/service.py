@@ -530,6 +530,11 @@ def accredit_clerk(session: Session, *, person_id: uuid.UUID, window_id: uuid.UU
     return clerk
 
 
+def clerks_at(session: Session, window_id: uuid.UUID) -> int:
+    """Count the clerks accredited at a window."""
+    return session.scalar(select(func.count()).select_from(Clerk).where(Clerk.window_id == window_id)) or 0
+
+
 @dataclass(frozen=True)
 class Desk:
     """Hold where an accredited clerk works: the window and the consent requester it acts as."""
@@ -622,8 +627,8 @@ def usable_for(session: Session, holder: consent.Holder, matter_code: str) -> li
 
 def authorise(session: Session, *, holder: consent.Holder, by_person: uuid.UUID, matter_code: str,
               hall_org_id: uuid.UUID, choices: Sequence[Choice], minutes: int = 60,
-              data_life_days: int = 30) -> consent.Grant:
-    """Give a grant to a hall for a matter: the chosen licenses and fields, one retrieval each, for a short time."""
+              data_life_days: int = 30, window: Window | None = None) -> consent.Grant:
+    """Give a grant to a hall (or one of its windows) for a matter: the chosen licenses and fields, once each."""
     m = matter(matter_code)
     if not choices:
         raise ValidationFailed("请至少选择一项证照", "Choose at least one license",
@@ -645,8 +650,49 @@ def authorise(session: Session, *, holder: consent.Holder, by_person: uuid.UUID,
     terms = consent.check_terms(scope=lines, purpose=purpose_of(m.code), purpose_text=m.zh,
                                 valid_from=now, valid_until=now + dt.timedelta(minutes=minutes),
                                 use_mode="count", max_uses=len(lines), data_life_days=data_life_days)
-    return consent.give_grant(session, holder=holder, requester=consent.Binding(org_id=hall_org_id), terms=terms,
-                              by_person=by_person)
+    binding = consent.Binding(org_id=hall_org_id, hall=window.hall_code if window else None,
+                              window=window.code if window else None)
+    return consent.give_grant(session, holder=holder, requester=binding, terms=terms, by_person=by_person)
+
+
+def online_windows(session: Session) -> list[Window]:
+    """List the online halls' desks."""
+    return list(session.scalars(select(Window).where(Window.online.is_(True)).order_by(Window.hall_code)))
+
+
+def apply_online(session: Session, *, holder: consent.Holder, by_person: uuid.UUID, matter_code: str,
+                 window_id: uuid.UUID, choices: Sequence[Choice], data_life_days: int = 30) -> Application:
+    """Apply in the online hall: grant the hall's online desk the chosen licenses, then retrieve each under the gate."""
+    window = session.get(Window, window_id)
+    if window is None or not window.online:
+        raise HallInvalid("请选择网上办事大厅", "Choose an online service hall")
+    grant = authorise(session, holder=holder, by_person=by_person, matter_code=matter_code,
+                      hall_org_id=window.hall_org_id, choices=choices, minutes=10, data_life_days=data_life_days,
+                      window=window)
+    app = Application(matter_code=matter(matter_code).code, window_id=window.id, hall_org_id=window.hall_org_id,
+                      clerk_person_id=None, applicant_kind=holder.kind.value, applicant_id=holder.id,
+                      grant_id=grant.id, channel="online")
+    session.add(app)
+    session.flush()
+    # The online desk is a system of the hall, not a person: the requester names the hall and its online window.
+    requester = consent.Requester(org_id=window.hall_org_id, hall=window.hall_code, window=window.code)
+    for choice in choices:
+        _retrieve(session, app, requester, choice.license_id)
+    return app
+
+
+def holder_application(session: Session, application_id: uuid.UUID, holders: Sequence[consent.Holder]) -> Application:
+    """Return an application made by one of the holders (the online hall's result page)."""
+    app = session.get(Application, application_id)
+    if app is None or not any(app.applicant_kind == h.kind.value and app.applicant_id == h.id for h in holders):
+        raise ApplicationNotFound()
+    return app
+
+
+def halls(session: Session, *, online: bool = False) -> list[tuple[uuid.UUID, str]]:
+    """List the halls that have counter windows (or online desks), by name."""
+    ids = {w.hall_org_id for w in windows(session) if w.online == online}
+    return [(o.id, o.name) for o in identity.organisations(session, ids)]
 
 
 # --- applications and retrieval ---------------------------------------------------------------------------------
