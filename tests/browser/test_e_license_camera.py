@@ -84,8 +84,8 @@ def test_the_camera_scanner_reads_the_qr_code_and_submits_it(browser, tmp_path):
     write_y4m(PAYLOAD, camera)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    scanner = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS + [
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+    scanner = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={camera}"])
     try:
         page = scanner.new_page()
