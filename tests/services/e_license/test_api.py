@@ -212,3 +212,27 @@ def test_holder_and_clerk_routes_refuse_the_wrong_caller(app, client, site):
     assert official.get(f"{API}/licenses").status_code == 200
     assert client.post(f"{API}/licenses/{site.id_card_id}/revoke", json={"reason": "x"},
                        headers=_anonymous(client)).status_code == 401
+
+
+def test_issuing_with_an_idempotency_key_issues_once(client, site):
+    body = _new_id_card(site)
+    headers = {**_bearer(site.token), "idempotency-key": f"issue-{uuid.uuid4()}"}
+    first = client.post(f"{API}/licenses", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    again = client.post(f"{API}/licenses", json=body, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    numbers = [x["number"] for x in client.get(f"{API}/licenses", headers=_bearer(site.read_token)).json()]
+    assert numbers.count(body["fields"]["id_number"]) == 1
+    other = client.post(f"{API}/licenses", json=_new_id_card(site), headers=headers)
+    assert other.status_code == 422 and other.json()["type"].endswith("idempotency-key-reused")
+    # Without a key a second identical request is a new issue, refused as a duplicate number.
+    assert client.post(f"{API}/licenses", json=body, headers=_bearer(site.token)).status_code == 409
+
+
+def test_a_batch_with_an_idempotency_key_is_replayed(client, site):
+    rows = [_new_id_card(site)]
+    headers = {**_bearer(site.token), "idempotency-key": f"batch-{uuid.uuid4()}"}
+    first = client.post(f"{API}/licenses/batch", json=rows, headers=headers)
+    again = client.post(f"{API}/licenses/batch", json=rows, headers=headers)
+    assert first.status_code == again.status_code == 201 and again.json() == first.json()

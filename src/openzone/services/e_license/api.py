@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends
 from sqlalchemy.orm import Session
 
-from openzone.core import consent, identity
+from openzone.core import consent, idempotency, identity
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import ValidationFailed
@@ -112,11 +112,15 @@ def status_list(issuer_id: uuid.UUID, purpose: str, session: Session = Depends(r
 
 
 @router.post("/licenses", response_model=schemas.LicenseOut, status_code=201, responses=PROBLEMS)
-def issue(body: schemas.LicenseIn, principal: Principal = Depends(ISSUE), session: Session = Depends(request_session)):
-    """Issue a license as a signed Verifiable Credential; its digest goes on the ledger."""
+def issue(body: schemas.LicenseIn, principal: Principal = Depends(ISSUE), session: Session = Depends(request_session),
+          key: str | None = idempotency.KEY):
+    """Issue a license as a signed Verifiable Credential; its digest goes on the ledger. A retry with the same
+    Idempotency-Key returns the first response and issues nothing."""
     item = service.LicenseInput(body.type, body.holder_kind, body.holder_id, body.fields, body.valid_from_on,
                                 body.valid_until_on)
-    return license_out(service.issue(session, issuer_org_id=issuer_org(session, principal), item=item))
+    return idempotency.respond(
+        session, principal, key, scope="e_license.issue", request=body.model_dump(mode="json"), status_code=201,
+        produce=lambda: license_out(service.issue(session, issuer_org_id=issuer_org(session, principal), item=item)))
 
 
 @router.get("/licenses", response_model=list[schemas.LicenseOut], responses=PROBLEMS)
@@ -127,10 +131,16 @@ def issued(principal: Principal = Depends(ISSUER_READ), session: Session = Depen
 
 @router.post("/licenses/batch", response_model=schemas.BatchOut, status_code=201, responses=PROBLEMS)
 def batch(rows: list[dict[str, Any]] = Body(..., max_length=MAX_BATCH), principal: Principal = Depends(ISSUE),
-          session: Session = Depends(request_session)):
-    """Issue many licenses at once, all or none; a bad row answers 422 with a report naming each row's errors."""
-    report = service.import_rows(session, issuer_org_id=issuer_org(session, principal), rows=rows)
-    return schemas.BatchOut(rows=report.rows, issued=report.issued)
+          session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+    """Issue many licenses at once, all or none; a bad row answers 422 with a report naming each row's errors.
+    A retry with the same Idempotency-Key returns the first response."""
+
+    def produce() -> schemas.BatchOut:
+        report = service.import_rows(session, issuer_org_id=issuer_org(session, principal), rows=rows)
+        return schemas.BatchOut(rows=report.rows, issued=report.issued)
+
+    return idempotency.respond(session, principal, key, scope="e_license.batch", request=rows, status_code=201,
+                               produce=produce)
 
 
 @router.patch("/licenses/{license_id}", response_model=schemas.LicenseOut, responses=PROBLEMS)
