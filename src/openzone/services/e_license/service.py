@@ -524,6 +524,7 @@ def accredit_clerk(session: Session, *, person_id: uuid.UUID, window_id: uuid.UU
         clerk.window_id = window.id
         clerk.accredited_by = by_person
     session.flush()
+    session.info.pop("e_license.desks", None)  # desk_of's memo must not outlive a change of window
     ledger.record(session, EVENT_CLERK, actor_org_id=window.hall_org_id,
                   commitments={"clerk": ledger.commit(session, "clerk", str(person_id))},
                   data={"hall": window.hall_code, "window": window.code})
@@ -546,7 +547,10 @@ class Desk:
 
 
 def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
-    """Return the accredited clerk's window and requester, or raise NotAccredited."""
+    """Return the accredited clerk's window and requester, or raise NotAccredited (checked once per transaction)."""
+    memo = session.info.setdefault("e_license.desks", {})
+    if person_id in memo:
+        return memo[person_id]
     clerk = session.scalar(select(Clerk).where(Clerk.person_id == person_id))
     window = session.get(Window, clerk.window_id) if clerk else None
     if clerk is None or window is None:
@@ -555,8 +559,10 @@ def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
                for m, _ in identity.memberships(session, person_id)):
         raise NotAccredited("您已不是该大厅的窗口工作人员", "You are no longer a clerk of this hall")
     org = identity.organisation(session, window.hall_org_id)
-    return Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code, window=window.code,
-                                                 clerk_id=person_id), org.name if org else "")
+    memo[person_id] = Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code,
+                                                            window=window.code, clerk_id=person_id),
+                           org.name if org else "")
+    return memo[person_id]
 
 
 # --- consent: the resource kind, purposes and the holder's authorisation ----------------------------------------
@@ -779,6 +785,19 @@ def allowed_items(session: Session, app: Application) -> list[AllowedItem]:
     return out
 
 
+def _allowed_item(session: Session, app: Application, license_id: uuid.UUID) -> AllowedItem | None:
+    # The one scope line naming this license (not every line's license: a retrieval reads one record).
+    grant = session.get(consent.Grant, app.grant_id) if app.grant_id else None
+    line = next((x for x in (grant.scope if grant else []) if x["kind"] == KIND and x["id"] == str(license_id)), None)
+    lic = session.get(License, license_id) if line else None
+    if lic is None:
+        return None
+    ltype = domain.catalogue().types[lic.type_code]
+    wanted = set(line["fields"])
+    materials = tuple(mat.code for mat in matter(app.matter_code).materials if lic.type_code in mat.replaced_by)
+    return AllowedItem(lic, ltype, tuple(f for f in ltype.field_codes if f in wanted), materials, False)
+
+
 def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uuid.UUID,
              license_id: uuid.UUID) -> Attachment:
     """Retrieve one license under the grant through consent's gate, keep a copy and attach it to the application."""
@@ -789,9 +808,8 @@ def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uu
 
 
 def _retrieve(session: Session, app: Application, requester: consent.Requester, license_id: uuid.UUID) -> Attachment:
-    items = {item.license.id: item for item in allowed_items(session, app)}
-    item = items.get(license_id)
-    lic = item.license if item else session.get(License, license_id)
+    item = _allowed_item(session, app, license_id)
+    lic = item.license if item else None
     fields = item.fields if item else ()
     if session.scalar(select(Attachment.id).where(Attachment.application_id == app.id,
                                                   Attachment.license_id == license_id)) is not None:
