@@ -15,9 +15,15 @@ install: uv
 	@$(UV) sync --frozen --quiet
 	@$(MAKE) --no-print-directory assets
 
-assets:
-	@[ -d assets/node_modules/govuk-frontend ] || npm ci --ignore-scripts --no-audit --no-fund --prefix assets --silent
-	@[ -f src/openzone/web/static/vendor/govuk/govuk-frontend.min.css ] || $(PY) scripts/vendor_assets.py
+VENDORED := src/openzone/web/static/vendor/.vendored
+
+# Vendored again whenever the lock file or the copy script changes (a new browser library arrives with a pull).
+assets: $(VENDORED)
+
+$(VENDORED): assets/package-lock.json scripts/vendor_assets.py
+	@npm ci --ignore-scripts --no-audit --no-fund --prefix assets --silent
+	@$(PY) scripts/vendor_assets.py
+	@touch $@
 
 run: install
 	@$(PY) -m openzone.cli init

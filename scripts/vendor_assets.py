@@ -47,6 +47,8 @@ def main() -> None:
     swagger = MODULES / "swagger-ui-dist"
     for name in ("swagger-ui.css", "swagger-ui-bundle.js"):
         (OUT / "swagger" / name).write_text(strip_map((swagger / name).read_text()))
+    # jsQR (Apache-2.0) decodes QR codes from camera frames on the e-license clerk's page; UMD, sets window.jsQR.
+    (OUT / "jsQR.js").write_text((MODULES / "jsqr" / "dist" / "jsQR.js").read_text())
     print(f"vendored assets into {OUT.relative_to(ROOT)}")
 
 

@@ -34,6 +34,9 @@ PUBLIC = {
     ("GET", "/api/v1/standards/export.json"), ("GET", "/api/v1/standards/export.csv"),
     ("GET", "/api/v1/standards/drafts"), ("GET", "/api/v1/standards/drafts/{draft_id}"),
     ("GET", "/api/v1/standards/{standard_id}"),
+    # Issuer keys and status lists are published for any verifier; the catalogue is public (issue 5 §1).
+    ("GET", "/api/v1/e-license/catalogue/types"), ("GET", "/api/v1/e-license/catalogue/matters"),
+    ("GET", "/e-license"), ("GET", "/api/v1/e-license/issuers/{issuer_id}"), ("GET", "/api/v1/e-license/issuers/{issuer_id}/status/{purpose}"),
 }
 SAMPLE = {"code": "en"}
 

@@ -20,6 +20,8 @@ from openzone.core.ledger import receipt_web as ledger_receipt_web
 from openzone.core.ledger import witness_web as ledger_witness_web
 from openzone.core.notify import api as notify_api
 from openzone.core.notify import web as notify_web
+from openzone.services.e_license import api as e_license_api
+from openzone.services.e_license import web as e_license_web
 from openzone.services.standards import api as standards_api
 from openzone.services.standards import web as standards_web
 from openzone.web import errors, pages
@@ -32,7 +34,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router, e_license_api.router, e_license_web.router)
 
 
 def api_routes() -> list[APIRoute]:

@@ -17,6 +17,7 @@ from openzone.core.ledger.receipt_cli import verify as verify_receipt
 from openzone.core.ledger.witness_cli import witness_app
 from openzone.core.notify.cli import notify_app
 from openzone.core.search.cli import search_app
+from openzone.services.e_license.cli import e_license_app
 from openzone.services.standards.cli import standards_app
 
 console = Console()
@@ -36,6 +37,7 @@ app.add_typer(witness_app, name="witness")
 app.add_typer(search_app, name="search")
 app.add_typer(consent_app, name="consent")
 app.add_typer(standards_app, name="standards")
+app.add_typer(e_license_app, name="e-license")
 
 
 def load_modules() -> None:

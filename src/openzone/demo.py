@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
+from openzone.services.e_license import demo as e_license_demo
 from openzone.services.standards import demo as standards_demo
 
 DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
@@ -89,6 +90,9 @@ def load(session: Session) -> list[DemoLogin]:
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
     _consent_demo(session, orgs)
     logins.extend(DemoLogin(*row) for row in standards_demo.load(session, password_hash=password_hash))
+    logins.extend(DemoLogin(*row) for row in e_license_demo.load(
+        session, password_hash=password_hash, hall_id=orgs["hall"].id, firm_id=orgs["firm"].id,
+        firm_uscc=orgs["firm"].uscc, clerk_id=session.scalar(select(Person.id).where(Person.email == "clerk@demo.openzone.cn"))))
     return logins
 
 

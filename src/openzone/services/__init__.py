@@ -31,7 +31,7 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("dispute_resolution", "金融纠纷一站式解决", "Financial dispute resolution",
                 "存证、调解、司法确认、要素式审判、代表人诉讼与督促程序", "Evidence, mediation, judicial confirmation, element-based trials, representative litigation, dunning"),
     ServiceInfo("e_license", "区块链+电子证照", "Blockchain e-licenses",
-                "扫码授权，窗口调取电子证照，每次访问上链并可查", "QR consent lets a window clerk pull e-licenses; every access is on the ledger"),
+                "扫码授权，窗口调取电子证照，每次访问上链并可查", "QR consent lets a window clerk pull e-licenses; every access is on the ledger", path="/e-license"),
     ServiceInfo("trade_vault", "贸易数据资产保管箱", "Trade data-asset vault",
                 "单证存证、可信企业画像、AEO 认证辅助与授权共享", "Trade documents on record, trusted profile, AEO support, consented sharing"),
     ServiceInfo("jjj_collaboration", "京津冀协同创新", "Beijing–Tianjin–Hebei collaborative innovation",

@@ -98,7 +98,7 @@ class RequestContext(BaseHTTPMiddleware):
         headers["x-content-type-options"] = "nosniff"
         headers["referrer-policy"] = "same-origin"
         headers["x-frame-options"] = "DENY"
-        headers["permissions-policy"] = "camera=(), microphone=(), geolocation=()"
+        headers.setdefault("permissions-policy", "camera=(), microphone=(), geolocation=()")  # a page may allow one
         if not request.url.path.startswith("/static/"):
             headers.setdefault("cache-control", "no-store")
         if settings.secure_cookies:

@@ -1,0 +1,233 @@
+"""Measure authorised e-license retrievals per second over HTTP: consent gate, ledger entries, copy and attachment.
+
+Usage: .venv/bin/python benchmarks/e_license_bench.py [--workers 2] [--connections 16] [--runs 5] [--seconds 5]
+       [--holders 40] [--licenses 20] [--database-url URL] [--json FILE]
+       scripts/with-postgres.sh .venv/bin/python benchmarks/e_license_bench.py ...
+
+What one request does. `POST /api/v1/e-license/applications/{id}/retrievals` with a clerk's API token, exactly as
+a window system would call it: the token is resolved, the clerk's accreditation and window are checked, the
+application is locked, the grant's scope is read, consent's gate locks and checks the grant, counts one use and
+writes an access record with salted commitments and a pending ledger entry, an AES-GCM copy is kept for the grant's
+data life, the attachment and a second ledger entry (`e_license.application.attached`) are inserted, the copy is
+decrypted again for the response, and the transaction commits. Nothing is mocked or cached in between.
+
+Data. --holders people each hold --licenses real-estate title certificates (M007 accepts them), issued as signed VCs
+through the service. Each application has its own grant covering one holder's certificates, redeemed at the clerk's
+window, so every request retrieves a (application, certificate) pair not retrieved before. Applications are dealt
+out whole to the connections, so two connections never contend for one grant.
+
+Load. A fresh database (a new SQLite file, or the PostgreSQL database named by --database-url or
+OPENZONE_DATABASE_URL) is migrated and filled, then Uvicorn serves `openzone.app:create_app` with --workers worker
+processes on loopback. The load generator is this process: one asyncio loop with --connections keep-alive HTTP/1.1
+connections written by hand (no client library), so it uses at most one core; the CPU it used is reported. Each run
+lasts --seconds after a 1 s warm-up; throughput is completed 201 responses per second, and latency is measured from
+writing a request to reading its whole response. The figures reported are the medians over --runs runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `tests` as a package, for the ID-number builder
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def prepare(holders: int, licenses: int, applications: int) -> tuple[str, list[tuple[str, list[str]]]]:
+    """Fill the database: an issuer, a hall, an accredited clerk with a token, licenses and redeemed grants."""
+    from tests import builders
+
+    from openzone import migrate
+    from openzone.core import calendar, consent, identity
+    from openzone.db import transaction
+    from openzone.kit.time import utcnow
+    from openzone.services.e_license import service
+
+    migrate.upgrade()
+    with transaction() as session:
+        calendar.seed_from_package(session)
+    with transaction() as session:
+        agency = builders.create_org(session, kind="government_agency", uscc=None, name="不动产登记中心（压测）")
+        service.create_issuer(session, org_id=agency.id, license_types=["real_estate_certificate"])
+        hall = builders.create_org(session, kind="service_hall", uscc=None, name="政务服务中心（压测）")
+        window = service.create_window(session, hall_org_id=hall.id, hall_code="BENCH", code="W01", name="压测窗口")
+        clerk = builders.create_person(session, org=hall, role="clerk", name="压测窗口")
+        identity.add_membership(session, person_id=clerk.id, org_id=hall.id, role="org_admin")
+        service.accredit_clerk(session, person_id=clerk.id, window_id=window.id, by_person=None)
+        _, token = identity.create_token(session, person=clerk, org_id=hall.id, name="bench", scopes=["write", "read"])
+        ids = {"agency": agency.id, "hall": hall.id, "clerk": clerk.id}
+    owners: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
+    for h in range(holders):
+        with transaction() as session:
+            person = builders.create_person(session, name=f"业主{h}")
+            lics = []
+            for n in range(licenses):
+                lic = service.issue(session, issuer_org_id=ids["agency"], item=service.LicenseInput(
+                    "real_estate_certificate", "person", person.id,
+                    {"number": f"京(2024)朝阳区不动产权第{h:04d}{n:03d}号", "owner": person.name, "co_ownership": "单独所有",
+                     "location": f"朝阳区压测路{h}号{n}室", "unit_number": f"110105{h:06d}{n:04d}", "right_type": "房屋所有权",
+                     "use": "住宅", "area": "88.8"}, dt.date(2024, 1, 1), None))
+                lics.append(lic.id)
+            owners.append((person.id, lics))
+    work: list[tuple[str, list[str]]] = []
+    for a in range(applications):
+        holder_id, lics = owners[a % len(owners)]
+        with transaction() as session:
+            holder = consent.Holder.person(holder_id)
+            now = utcnow()
+            terms = consent.check_terms(
+                scope=[consent.ScopeLine(service.KIND, str(lid), ("number", "owner", "location", "area")) for lid in lics],
+                purpose=service.purpose_of("M007"), valid_from=now, valid_until=now + dt.timedelta(hours=6),
+                use_mode="count", max_uses=len(lics), data_life_days=30)
+            grant = consent.give_grant(session, holder=holder, requester=consent.Binding(org_id=ids["hall"]),
+                                       terms=terms, by_person=holder_id)
+            shown = consent.present_qr(session, grant.id, holders=[holder])
+            app = service.start_application(session, clerk_person_id=ids["clerk"], matter_code="M007")
+            service.accept_presentation(session, clerk_person_id=ids["clerk"], application_id=app.id,
+                                        token=shown.qr_payload)
+            work.append((str(app.id), [str(x) for x in lics]))
+    return token, work
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workers: int) -> tuple[subprocess.Popen, int]:
+    """Run Uvicorn with several workers on loopback and wait until it answers."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "openzone.app:create_app", "--factory", "--host",
+                             "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                             "--no-access-log"], cwd=ROOT, env=os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1"):
+                    return proc, port
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def _connection(port: int, token: str, items: list[tuple[str, str]], start: float, end: float,
+                      latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for app_id, lic_id in items:
+            now = time.perf_counter()
+            if now >= end:
+                return
+            body = json.dumps({"license_id": lic_id}).encode()
+            request = (f"POST /api/v1/e-license/applications/{app_id}/retrievals HTTP/1.1\r\nHost: bench\r\n"
+                       f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            writer.write(request)
+            await writer.drain()
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            done = time.perf_counter()
+            if now >= start:  # requests sent during the warm-up are not counted
+                latencies.append(done - now)
+                statuses[status] = statuses.get(status, 0) + 1
+    finally:
+        writer.close()
+
+
+async def one_run(port: int, token: str, batches: list[list[tuple[str, str]]], seconds: float) -> dict:
+    """Drive the server with one connection per batch for a warm-up second and then `seconds`."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    start, end = t0 + 1.0, t0 + 1.0 + seconds
+    await asyncio.gather(*(_connection(port, token, b, start, end, latencies, statuses) for b in batches))
+    elapsed = min(time.perf_counter(), end) - start
+    ok = statuses.get(201, 0)
+    return {"ok_per_s": ok / elapsed, "requests": sum(statuses.values()), "statuses": statuses,
+            "p50_ms": _quantile(latencies, 0.5) * 1000, "p99_ms": _quantile(latencies, 0.99) * 1000,
+            "loadgen_cpu": (time.process_time() - cpu0) / (time.perf_counter() - t0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--holders", type=int, default=40)
+    parser.add_argument("--licenses", type=int, default=20)
+    parser.add_argument("--expected-rate", type=float, default=600.0, help="retrievals/s to prepare data for")
+    parser.add_argument("--database-url", default=os.environ.get("OPENZONE_DATABASE_URL", ""))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="openzone-el-bench-"))
+    os.environ["OPENZONE_VAR_DIR"] = str(tmp / "var")
+    os.environ["OPENZONE_DATABASE_URL"] = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
+    backend = "postgresql" if os.environ["OPENZONE_DATABASE_URL"].startswith("postgresql") else "sqlite"
+    needed = int(args.expected_rate * (args.seconds + 1.5) * args.runs) + args.connections * args.licenses
+    applications = max(args.connections, needed // args.licenses + 1)
+    t = time.perf_counter()
+    token, work = prepare(args.holders, args.licenses, applications)
+    print(f"{backend}: prepared {args.holders * args.licenses} licenses and {len(work)} applications "
+          f"({len(work) * args.licenses} retrievals) in {time.perf_counter() - t:.0f} s", flush=True)
+    proc, port = start_server(args.workers)
+    results = []
+    try:
+        cursor = 0
+        for run in range(args.runs):
+            share = (len(work) - cursor) // (args.runs - run) // args.connections
+            batches = []
+            for _ in range(args.connections):
+                apps = work[cursor:cursor + share]
+                cursor += share
+                batches.append([(a, lic) for a, lics in apps for lic in lics])
+            result = asyncio.run(one_run(port, token, batches, args.seconds))
+            results.append(result)
+            print(f"  run {run + 1}: {result['ok_per_s']:.0f}/s p50 {result['p50_ms']:.1f} ms "
+                  f"p99 {result['p99_ms']:.1f} ms statuses {result['statuses']} "
+                  f"load generator {result['loadgen_cpu'] * 100:.0f}% of a core", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    summary = {
+        "backend": backend, "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
+        "runs": len(results), "cpus": os.cpu_count(), "python": platform.python_version(),
+        "median_ok_per_s": statistics.median(r["ok_per_s"] for r in results),
+        "median_p50_ms": statistics.median(r["p50_ms"] for r in results),
+        "median_p99_ms": statistics.median(r["p99_ms"] for r in results),
+        "median_loadgen_cpu": statistics.median(r["loadgen_cpu"] for r in results), "results": results}
+    print(json.dumps({k: v for k, v in summary.items() if k != "results"}, ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
