@@ -34,6 +34,8 @@ PUBLIC = {
     ("GET", "/api/v1/standards/export.json"), ("GET", "/api/v1/standards/export.csv"),
     ("GET", "/api/v1/standards/drafts"), ("GET", "/api/v1/standards/drafts/{draft_id}"),
     ("GET", "/api/v1/standards/{standard_id}"),
+    # The credit register is public by rule: published records with legal basis and period (issue 6 §3).
+    ("GET", "/credit"), ("GET", "/credit/{record_id}"), ("GET", "/api/v1/credit"), ("GET", "/api/v1/credit/{record_id}"),
 }
 SAMPLE = {"code": "en"}
 
