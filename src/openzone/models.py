@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "openzone.core.notify.models",
     "openzone.core.search.models",
     "openzone.services.standards.models",
+    "openzone.services.travel_licensing.models",
 )
 
 
