@@ -204,6 +204,7 @@ def upgrade() -> None:
     sa.Column('draw_id', sa.Uuid(), nullable=True),
     sa.Column('inspector_ids', sa.JSON(), nullable=False),
     sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('due_adjusted', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('result', sa.String(length=16), nullable=True),
     sa.Column('breach_id', sa.Uuid(), nullable=True),

@@ -185,3 +185,14 @@ def test_a_rectified_late_deposit_is_recorded_but_not_published(session):
     assert licence.status == "valid"
     stats = service.statistics(session)
     assert stats["by_route"]["commitment"] >= 1 and stats["breaches"]["minor"] >= 1
+
+
+def test_a_verification_limit_in_an_unimported_year_keeps_the_bare_limit_until_the_year_arrives(session):
+    create_officers(session)
+    app = create_application(session)
+    _commit_and_submit(session, app, at(2026, 11, 27, 10, 0))
+    licence = service.licence_of(session, app.id)
+    [inspection] = service.inspections_of(session, licence.id)
+    assert (inspection.due_on, inspection.due_adjusted) == (dt.date(2027, 2, 27), False)
+    [deposit] = service.obligations_of(session, licence.id)
+    assert deposit.due_on == dt.date(2026, 12, 2)

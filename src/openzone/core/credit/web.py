@@ -81,7 +81,7 @@ def objection_submit(request: Request, record_id: uuid.UUID, grounds: str = Form
 
 
 @router.get("/credit/review")
-def review_page(request: Request, principal: Principal = Depends(roles(*DECIDERS)),
+def review_page(request: Request, principal: Principal = Depends(roles(*DECIDERS, platform_admin=True)),
                 session: Session = Depends(request_session)):
     """Show pending repair applications and objections, earliest deadline first."""
     return render(request, "credit/review.html", {"repairs": service.pending_repairs(session),

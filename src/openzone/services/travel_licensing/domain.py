@@ -310,3 +310,10 @@ def draw(seed: int, firms: list[tuple[uuid.UUID, str]], inspectors: list[uuid.UU
     selections = tuple(Selection(org, s, tuple(rng.sample(pool, per_check))) for _, org, s in keyed[:count])
     return DrawResult(seed, dict(weights), selections)
 
+
+APPLICATION_STATUS_LABELS = {"draft": ("草稿", "Draft"), "queued": ("待审查", "Awaiting review"),
+                             "approved": ("已批准", "Approved"), "refused": ("不予许可", "Refused")}
+OBLIGATION_LABELS = {"deposit": ("质量保证金", "Quality deposit"), "branch_deposit": ("分社质量保证金", "Branch deposit"),
+                     "top_up": ("补足质量保证金", "Deposit top-up")}
+OBLIGATION_STATUS_LABELS = {"open": ("待履行", "Open"), "met": ("已履行", "Met"), "overdue": ("已逾期", "Overdue"),
+                            "closed": ("已终结", "Closed")}

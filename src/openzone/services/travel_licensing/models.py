@@ -97,6 +97,8 @@ class Inspection(Base):
     draw_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     inspector_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    # False while due_on is the bare "within N months" limit because that year's calendar is not imported yet.
+    due_adjusted: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     result: Mapped[str | None] = mapped_column(String(16))
     breach_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

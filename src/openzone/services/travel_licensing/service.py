@@ -293,7 +293,7 @@ def choose_route(session: Session, *, application: Application, route: Route | s
     return result
 
 
-def _doc_context(application: Application) -> dict:
+def doc_context(application: Application) -> dict:
     a = application.answers
     return {"a": a, "scope": [domain.SCOPE_LABELS[s] for s in a.get("business_scope", domain.BUSINESS_SCOPE)],
             "deposit_yuan": domain.DEPOSIT_FEN // domain.FEN, "deposit_days": domain.DEPOSIT_WORKING_DAYS,
@@ -303,12 +303,12 @@ def _doc_context(application: Application) -> dict:
 
 def notice_html(application: Application, *, lang: str = "zh-CN") -> str:
     """Render the notice of conditions and liabilities (告知书) from its template."""
-    return documents.render_html("travel_licensing/documents/notice.html", _doc_context(application), lang=lang)
+    return documents.render_html("travel_licensing/documents/notice.html", doc_context(application), lang=lang)
 
 
 def commitment_html(application: Application, *, lang: str = "zh-CN") -> str:
     """Render the commitment (承诺书) from its template, with the applicant's own particulars."""
-    return documents.render_html("travel_licensing/documents/commitment.html", _doc_context(application), lang=lang)
+    return documents.render_html("travel_licensing/documents/commitment.html", doc_context(application), lang=lang)
 
 
 def sign(session: Session, *, application: Application, read_notice: bool, commit: bool) -> Application:
@@ -520,12 +520,24 @@ def _inspectors_by_load(session: Session) -> list[Officer]:
     return sorted(_officers(session, "inspector"), key=lambda o: (load[str(o.person_id)], o.created_at))
 
 
+def verification_due(session: Session, issued_on: dt.date) -> tuple[dt.date, bool]:
+    """Return the verification date and whether it is on the calendar: the last working day within N months.
+
+    When that year's calendar is missing, the bare limit is kept (never later than the working-day date, so no
+    guess can make the visit late) and marked unadjusted; the sweep moves it once the year is imported.
+    """
+    limit = calendar.add_months(issued_on, get_travel_settings().verification_months)
+    try:
+        return last_working_day_on_or_before(session, limit), True
+    except calendar.CalendarDataMissing:
+        return limit, False
+
+
 def _schedule_verification(session: Session, licence: Licence) -> Inspection:
-    limit = calendar.add_months(licence.issued_on, get_travel_settings().verification_months)
-    due = last_working_day_on_or_before(session, limit)
+    due, adjusted = verification_due(session, licence.issued_on)
     inspector = next(iter(_inspectors_by_load(session)), None)
     inspection = Inspection(licence_id=licence.id, org_id=licence.org_id, kind="verification", due_on=due,
-                            inspector_ids=[str(inspector.person_id)] if inspector else [])
+                            due_adjusted=adjusted, inspector_ids=[str(inspector.person_id)] if inspector else [])
     session.add(inspection)
     session.flush()
     if inspector:
@@ -595,6 +607,10 @@ def sweep(session: Session, *, today: dt.date | None = None) -> int:
     """Flag overdue obligations and expired rectification orders, notifying the firm and the responsible clerk."""
     today = today or today_cst()
     changed = 0
+    for insp in session.scalars(select(Inspection).where(Inspection.due_adjusted.is_(False),
+                                                         Inspection.status == "open")):
+        licence = session.get(Licence, insp.licence_id)
+        insp.due_on, insp.due_adjusted = verification_due(session, licence.issued_on)
     open_late = session.scalars(select(Obligation).where(Obligation.status == "open", Obligation.due_on < today)).all()
     for ob in open_late:
         licence = session.get(Licence, ob.licence_id)
@@ -941,3 +957,22 @@ def licence_pdf(session: Session, licence: Licence, *, lang: str = "zh-CN") -> b
     return documents.render_pdf("travel_licensing/documents/licence.html", {
         "c": content, "scope": [domain.SCOPE_LABELS[s] for s in content["scope"]], "digest": licence.pdf_sha256,
         "status": status, "verify_path": verify_path(licence)}, lang=lang)
+
+
+def licence_application_id(session: Session, licence_id: uuid.UUID) -> uuid.UUID:
+    """Return the application a licence was issued on."""
+    return session.get(Licence, licence_id).application_id
+
+
+def get_licence(session: Session, licence_id: uuid.UUID) -> Licence:
+    """Return a licence or raise NotFound."""
+    licence = session.get(Licence, licence_id)
+    if licence is None:
+        raise NotFound("没有这个许可证", "No such licence")
+    return licence
+
+
+def on_duty(session: Session, person_id: uuid.UUID, duty: str) -> bool:
+    """Say whether a person is on duty as clerk or inspector."""
+    return session.scalar(select(Officer.id).where(Officer.person_id == person_id, Officer.duty == duty,
+                                                   Officer.active.is_(True))) is not None
