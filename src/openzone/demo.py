@@ -12,6 +12,7 @@ from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
 from openzone.services.standards import demo as standards_demo
+from openzone.services.travel_licensing import demo as travel_licensing_demo
 
 DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
 
@@ -89,6 +90,9 @@ def load(session: Session) -> list[DemoLogin]:
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
     _consent_demo(session, orgs)
     logins.extend(DemoLogin(*row) for row in standards_demo.load(session, password_hash=password_hash))
+    logins.extend(DemoLogin(*row) for row in travel_licensing_demo.load(
+        session, password_hash=password_hash, uscc=lambda n: synthetic_uscc(random.Random(6100 + n)),
+        id_number=lambda n: synthetic_id_number(random.Random(7100 + n))))
     return logins
 
 
