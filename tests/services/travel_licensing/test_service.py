@@ -77,6 +77,8 @@ def test_an_ineligible_applicant_cannot_take_the_commitment_route_but_may_use_th
     # 20 working days from Monday 2026-06-01, past the Dragon Boat holiday (06-19 Friday off): 2026-06-30, 17:30.
     assert app.decision_due_at == at(2026, 6, 30, 17, 30)
     assert app in service.queue(session)
+    with pytest.raises(service.ConditionsNotMet):
+        service.approve(session, application=app, actor_person_id=clerk.id, actor_org_id=clerk.id)
     service.refuse(session, application=app, reason="注册资本不足30万元", actor_person_id=clerk.id, actor_org_id=clerk.id)
     assert app.status == "refused"
 

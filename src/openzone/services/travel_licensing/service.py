@@ -41,6 +41,8 @@ CommitmentRouteClosed = problem("travel-licensing-commitment-closed", 403, "不�
 ApplicationIncomplete = problem("travel-licensing-incomplete", 422, "申请信息不完整", "The application is incomplete")
 WrongState = problem("travel-licensing-state", 409, "当前状态下不能这样操作", "Not possible in the current state")
 PersonBarred = problem("travel-licensing-barred", 409, "法定代表人处于从业限制期内", "The legal representative is barred")
+ConditionsNotMet = problem("travel-licensing-conditions", 409, "不符合许可条件，不能批准",
+                           "The conditions are not met; the licence cannot be granted")
 NotInspector = problem("travel-licensing-not-inspector", 403, "只有被指派的检查人员可以记录检查结果",
                        "Only the assigned inspectors may record this inspection")
 
@@ -412,6 +414,12 @@ def approve(session: Session, *, application: Application, actor_person_id: uuid
     if _active_bars(session, application.legal_rep_index, now.astimezone(CST).date()):
         raise PersonBarred("法定代表人处于吊销许可后的从业限制期内，不能批准（旅行社条例第六十四条；旅游法第一百零三条）",
                            "The legal representative is barred after a revocation (Regulations art. 64; Tourism Law art. 103)")
+    failed = domain.condition_failures(application_data(application))
+    if failed:
+        # 旅行社条例 art. 7: a licence is granted only when the conditions are met; otherwise refuse with reasons.
+        raise ConditionsNotMet("；".join(f.zh for f in failed), "; ".join(f.en for f in failed),
+                               errors=[{"field": "decision", "code": f.code, "message": f.zh, "message_en": f.en}
+                                       for f in failed])
     return _approve(session, application, now=now, automatic=False, actor_person_id=actor_person_id,
                     actor_org_id=actor_org_id)
 
