@@ -134,3 +134,13 @@ def test_public_pages(client):
         page = client.get(path, headers=HTML)
         assert page.status_code == 200
         _well_formed(page.text, path)
+
+
+def test_starting_again_returns_to_the_application_in_progress(client):
+    person, _ = helpers.make_user("org_admin")
+    helpers.login(client, person.email)
+    token = helpers.csrf(client, "/travel-licensing/apply")
+    first = client.post("/travel-licensing/apply", data={"csrf_token": token}, headers=HTML, follow_redirects=False)
+    app_id = first.headers["location"].split("/")[3]
+    again = client.post("/travel-licensing/apply", data={"csrf_token": token}, headers=HTML, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/travel-licensing/applications/{app_id}"

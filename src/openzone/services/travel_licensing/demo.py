@@ -13,17 +13,17 @@ from openzone.kit.time import CST, today_cst
 from openzone.services.travel_licensing import service
 
 AUTHORITY = ("北京市文化和旅游局旅行社审批处（演示）", "Beijing Culture and Tourism Bureau, travel-agency licensing (demo)")
-STAFF = (("travel-clerk@demo.openzone.cn", "陈审批", "official", "clerk"),
-         ("travel-inspector1@demo.openzone.cn", "刘检查", "supervisor", "inspector"),
-         ("travel-inspector2@demo.openzone.cn", "杨检查", "supervisor", "inspector"))
+STAFF = (("clerk@travel.demo.openzone.cn", "陈审批", "official", "clerk"),
+         ("inspector1@travel.demo.openzone.cn", "刘检查", "supervisor", "inspector"),
+         ("inspector2@travel.demo.openzone.cn", "杨检查", "supervisor", "inspector"))
 # (firm, English name, administrator's e-mail and name, capital in yuan, route, story)
-FIRMS = (("北京长城国际旅行社有限公司（演示）", "Great Wall International Travel (demo)", "travel-firm1@demo.openzone.cn", "吴经理",
+FIRMS = (("北京长城国际旅行社有限公司（演示）", "Great Wall International Travel (demo)", "firm1@travel.demo.openzone.cn", "吴经理",
           300_000, "commitment", "on_time"),
-         ("北京胡同旅行社有限公司（演示）", "Hutong Travel (demo)", "travel-firm2@demo.openzone.cn", "郑经理",
+         ("北京胡同旅行社有限公司（演示）", "Hutong Travel (demo)", "firm2@travel.demo.openzone.cn", "郑经理",
           500_000, "commitment", "late"),
-         ("北京燕京假日旅行社有限公司（演示）", "Yanjing Holiday Travel (demo)", "travel-firm3@demo.openzone.cn", "冯经理",
+         ("北京燕京假日旅行社有限公司（演示）", "Yanjing Holiday Travel (demo)", "firm3@travel.demo.openzone.cn", "冯经理",
           200_000, "ordinary", "queued"),
-         ("北京运河旅行社有限公司（演示）", "Grand Canal Travel (demo)", "travel-firm4@demo.openzone.cn", "何经理",
+         ("北京运河旅行社有限公司（演示）", "Grand Canal Travel (demo)", "firm4@travel.demo.openzone.cn", "何经理",
           400_000, "commitment", "breach"))
 
 

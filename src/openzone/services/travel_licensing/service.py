@@ -945,6 +945,12 @@ def require_firm_member(principal_orgs: set[uuid.UUID], application: Application
         raise NotFound("没有这件申请", "No such application")
 
 
+def open_application(session: Session, org_id: uuid.UUID) -> Application | None:
+    """Return the firm's application in draft or awaiting review, if any."""
+    return session.scalar(select(Application).where(Application.org_id == org_id,
+                                                    Application.status.in_(["draft", "queued"])).limit(1))
+
+
 def ensure_unique_open(session: Session, org_id: uuid.UUID) -> None:
     """Refuse a second open application while one is queued or in draft."""
     if session.scalar(select(Application.id).where(Application.org_id == org_id,

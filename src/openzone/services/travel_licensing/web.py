@@ -98,7 +98,10 @@ def apply_start(request: Request, principal: Principal = Depends(signed_in()), s
     if not orgs:
         raise Forbidden("只有企业的机构管理员可以提出申请", "Only an enterprise's administrator may apply")
     org_id = sorted(orgs)[0]
-    service.ensure_unique_open(session, org_id)
+    current = service.open_application(session, org_id)
+    if current is not None:
+        # One case at a time: go back to the one in progress instead of starting another.
+        return RedirectResponse(f"{BASE}/applications/{current.id}", status_code=303)
     app = service.start_application(session, org_id=org_id, person_id=principal.person_id)
     return RedirectResponse(f"{BASE}/applications/{app.id}/steps/{service.STEPS[0]}", status_code=303)
 
