@@ -37,6 +37,11 @@ PUBLIC = {
     # Issuer keys and status lists are published for any verifier; the catalogue is public (issue 5 §1).
     ("GET", "/api/v1/e-license/catalogue/types"), ("GET", "/api/v1/e-license/catalogue/matters"),
     ("GET", "/e-license"), ("GET", "/api/v1/e-license/issuers/{issuer_id}"), ("GET", "/api/v1/e-license/issuers/{issuer_id}/status/{purpose}"),
+    # The credit register is public by rule: published records with legal basis and period (issue 6 §3).
+    ("GET", "/credit"), ("GET", "/credit/{record_id}"), ("GET", "/api/v1/credit"), ("GET", "/api/v1/credit/{record_id}"),
+    # Travel licensing: the service page, aggregate statistics and licence verification are public (issue 6 §1, §4).
+    ("GET", "/travel-licensing"), ("GET", "/travel-licensing/statistics"), ("GET", "/travel-licensing/licences/{number}"),
+    ("GET", "/api/v1/travel-licensing/licences/{number}"), ("GET", "/api/v1/travel-licensing/statistics"),
 }
 SAMPLE = {"code": "en"}
 

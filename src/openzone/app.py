@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from openzone.core.calendar import web as calendar_web
 from openzone.core.consent import api as consent_api
 from openzone.core.consent import web as consent_web
+from openzone.core.credit import api as credit_api
+from openzone.core.credit import web as credit_web
 from openzone.core.identity import api as identity_api
 from openzone.core.identity import route_access
 from openzone.core.identity import web as identity_web
@@ -24,6 +26,8 @@ from openzone.services.e_license import api as e_license_api
 from openzone.services.e_license import web as e_license_web
 from openzone.services.standards import api as standards_api
 from openzone.services.standards import web as standards_web
+from openzone.services.travel_licensing import api as travel_licensing_api
+from openzone.services.travel_licensing import web as travel_licensing_web
 from openzone.web import errors, pages
 from openzone.web.middleware import BodyLimit, RequestContext
 
@@ -34,7 +38,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router, e_license_api.router, e_license_web.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router, e_license_api.router, e_license_web.router, credit_web.router, credit_api.router, travel_licensing_web.router, travel_licensing_api.router)
 
 
 def api_routes() -> list[APIRoute]:

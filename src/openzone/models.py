@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "openzone.core.calendar.models",
     "openzone.core.consent.models",
     "openzone.core.idempotency.models",
+    "openzone.core.credit.models",
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
     "openzone.core.ledger.models",
@@ -16,6 +17,7 @@ MODEL_MODULES = (
     "openzone.core.search.models",
     "openzone.services.standards.models",
     "openzone.services.e_license.models",
+    "openzone.services.travel_licensing.models",
 )
 
 

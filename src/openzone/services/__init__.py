@@ -25,7 +25,7 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("tourism_credit", "文旅金融数字增信", "Digital credit for tourism finance",
                 "链上交易数据、闭环贷款与风险控制", "On-chain transaction data, closed-loop loans and risk control"),
     ServiceInfo("travel_licensing", "旅行社告知承诺审批", "Travel-agency licensing by commitment",
-                "告知承诺制许可与信用监管", "Licensing by notification and commitment, with credit supervision"),
+                "告知承诺制许可与信用监管", "Licensing by notification and commitment, with credit supervision", path="/travel-licensing"),
     ServiceInfo("fund_transfer", "私募股权基金份额转让", "PE/VC fund share transfer",
                 "登记、挂牌、合格投资者、信息披露、结算与质押", "Registration, listing, qualified investors, disclosure, settlement, pledges"),
     ServiceInfo("dispute_resolution", "金融纠纷一站式解决", "Financial dispute resolution",
