@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "openzone.core.notify.models",
     "openzone.core.search.models",
     "openzone.services.standards.models",
+    "openzone.services.trade_vault.models",
 )
 
 

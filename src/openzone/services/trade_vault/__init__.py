@@ -9,8 +9,8 @@ from openzone.services.trade_vault.domain import (
     Parsed,
     classify,
     code_tables,
-    parse_declaration,
     parse_dcsa,
+    parse_declaration,
     parse_ubl,
     retention,
 )
