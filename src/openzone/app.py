@@ -22,6 +22,8 @@ from openzone.core.notify import api as notify_api
 from openzone.core.notify import web as notify_web
 from openzone.services.standards import api as standards_api
 from openzone.services.standards import web as standards_web
+from openzone.services.trade_vault import api as trade_vault_api
+from openzone.services.trade_vault import web as trade_vault_web
 from openzone.web import errors, pages
 from openzone.web.middleware import BodyLimit, RequestContext
 
@@ -33,6 +35,7 @@ class UndeclaredAccess(RuntimeError):
 
 
 ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router)
+ROUTERS = (*ROUTERS, trade_vault_web.router, trade_vault_api.router)
 
 
 def api_routes() -> list[APIRoute]:

@@ -118,3 +118,17 @@ class Report(Base):
     figures: Mapped[dict] = mapped_column(JSON, default=dict)
     leaf_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = created_at()
+
+
+class Share(Base):
+    """Remember a consent grant a firm gave a bank over vault data, so the bank's staff pages can list it."""
+
+    __tablename__ = "trade_vault_share"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    grant_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    bank_org_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    resource_kind: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = created_at()
