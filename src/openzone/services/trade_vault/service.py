@@ -337,6 +337,11 @@ def _group(session: Session, doc: Document, references: dict[str, str]) -> Dossi
     doc.dossier_id = dossier.id
     dossier.updated_at = utcnow()
     session.flush()
+    # The title follows the strongest key the dossier has (a declaration number names a shipment best).
+    all_keys = {k.key_type: k.value for k in session.scalars(select(DossierKey).where(DossierKey.dossier_id == dossier.id)
+                                                              .order_by(DossierKey.value.desc()))}
+    # Dossiers opened by hand have no keys and are never found here, so their names stay.
+    dossier.title = _title(all_keys)
     return dossier
 
 

@@ -314,6 +314,7 @@ def profile_page(request: Request, principal: Principal = Depends(MEMBER), sessi
     org = _firm(session, principal)
     report = profile.compute(session, org)
     return render(request, "trade_vault/profile.html", {"report": report, "charts": profile.charts(report),
+                                                        "check_labels": profile.CHECK_LABELS,
                                                         "reports": profile.reports(session, org), **_labels()})
 
 
