@@ -12,6 +12,7 @@ from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
 from openzone.services.standards import demo as standards_demo
+from openzone.services.trade_vault import demo as trade_vault_demo
 
 DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
 
@@ -89,6 +90,7 @@ def load(session: Session) -> list[DemoLogin]:
         logins.append(DemoLogin(email, name, org_name, role or "platform_admin"))
     _consent_demo(session, orgs)
     logins.extend(DemoLogin(*row) for row in standards_demo.load(session, password_hash=password_hash))
+    trade_vault_demo.load(session)
     return logins
 
 
