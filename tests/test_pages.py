@@ -82,6 +82,8 @@ def page_paths(org_id) -> list[str]:
             continue  # the public log: text, bytes, JSON and PDF for programs, not pages; tests/core/ledger covers them
         if route.path.endswith(".atom") or (route.path.startswith("/standards/") and "{" in route.path):
             continue  # Atom feeds are XML; a standard, draft or notice needs a record: tests/services/standards covers them
+        if route.path.startswith("/trade-vault/") and ("{" in route.path or route.path.endswith((".zip", "/bank"))):
+            continue  # a document, dossier or report needs a record, the ZIP is not a page, /bank is for bank staff: tests/services/trade_vault covers them
         path = re.sub(r"\{(\w+)\}", lambda m: samples[m.group(1)], route.path)
         paths.append(path)
     return paths
