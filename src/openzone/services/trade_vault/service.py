@@ -301,12 +301,22 @@ def file_batch(session: Session, *, org_id: uuid.UUID, filename: str, data: byte
 # ------------------------------------------------------------------------------------------------ dossiers
 
 
+TITLE_ORDER = ("declaration", "contract", "invoice", "bl", "order")
+TITLE_LABELS = {"contract": "合同", "order": "订单", "invoice": "发票", "bl": "提单", "declaration": "报关单"}
+
+
 def _title(keys: dict[str, str]) -> str:
-    labels = {"contract": "合同", "order": "订单", "invoice": "发票", "bl": "提单", "declaration": "报关单"}
-    for key in ("declaration", "contract", "invoice", "bl", "order"):
+    for key in TITLE_ORDER:
         if key in keys:
-            return f"{labels[key]} {keys[key]}"[:200]
+            return f"{TITLE_LABELS[key]} {keys[key]}"[:200]
     return "业务档案"
+
+
+def _rank_of_title(title: str) -> int:
+    for rank, key in enumerate(TITLE_ORDER):
+        if title.startswith(TITLE_LABELS[key] + " "):
+            return rank
+    return len(TITLE_ORDER)
 
 
 def _group(session: Session, doc: Document, references: dict[str, str]) -> Dossier | None:
@@ -337,11 +347,10 @@ def _group(session: Session, doc: Document, references: dict[str, str]) -> Dossi
     doc.dossier_id = dossier.id
     dossier.updated_at = utcnow()
     session.flush()
-    # The title follows the strongest key the dossier has (a declaration number names a shipment best).
-    all_keys = {k.key_type: k.value for k in session.scalars(select(DossierKey).where(DossierKey.dossier_id == dossier.id)
-                                                              .order_by(DossierKey.value.desc()))}
-    # Dossiers opened by hand have no keys and are never found here, so their names stay.
-    dossier.title = _title(all_keys)
+    # The title follows the strongest key the dossier has (a declaration number names a shipment best). Only this
+    # document's keys can be stronger than the current title's, so no query over the dossier's keys is needed.
+    if _rank_of_title(dossier.title) > min(TITLE_ORDER.index(k) for k in keys if k in TITLE_ORDER):
+        dossier.title = _title(keys)
     return dossier
 
 
