@@ -22,10 +22,35 @@ def alembic_config() -> Config:
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Migrate the configured (or given) database to a revision, head by default."""
+    _migrate(url, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(revision: str, url: str | None = None) -> None:
+    """Migrate the configured (or given) database down to a revision."""
+    _migrate(url, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(url: str | None, run) -> None:
     cfg = alembic_config()
-    with get_engine(url).begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+    with get_engine(url).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            # A batch migration rebuilds a table by copy, drop and rename; with foreign keys on, dropping a parent
+            # table deletes its children's rows (ON DELETE CASCADE). SQLite's own recipe (sqlite.org/lang_altertable.html
+            # §7): keys off outside the transaction, then foreign_key_check before commit.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                run(cfg)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def head() -> str:

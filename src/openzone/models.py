@@ -7,6 +7,7 @@ import importlib
 MODEL_MODULES = (
     "openzone.core.calendar.models",
     "openzone.core.consent.models",
+    "openzone.core.idempotency.models",
     "openzone.core.identity.models",
     "openzone.core.jobs.models",
     "openzone.core.ledger.models",

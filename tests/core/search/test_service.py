@@ -260,3 +260,74 @@ def test_punctuation_and_symbols_in_queries_do_no_harm(backend_session):
     add(backend_session, "a", title="停车场")
     for query in ['停车场 AND OR NOT NEAR * ^ :', "停车场 ' \\ ( ) { }", "停车场 ! & | <->", "😀 停车场"]:
         assert keys(find(backend_session, query)) == ["a"]
+
+
+def test_a_one_word_phrase_is_exact_whether_or_not_the_word_was_segmented_whole(backend_session):
+    # jieba keeps 信息系统 whole in the first text but cuts 机信息 | 系统化 in the second.
+    add(backend_session, "word", body="信息系统建设")
+    add(backend_session, "split", body="计算机信息系统化改造")
+    add(backend_session, "apart", body="信息与系统")
+    found = find(backend_session, '"信息系统"')
+    assert sorted(keys(found)) == ["split", "word"] and found.total == 2
+    # The phrase ranks as the words do: the same documents in the same order.
+    words = find(backend_session, "信息系统")
+    assert [h.key for h in words.hits if h.key in ("split", "word")] == keys(found)
+
+
+def test_filter_values_with_any_characters_filter_exactly(backend_session):
+    add(backend_session, "a", title="冷链物流", region="北京 = 东城/\"区\"")
+    add(backend_session, "b", title="冷链仓储", region="北京")
+    add(backend_session, "c", title="冷链配送", region="北京 = 东城")
+    assert keys(find(backend_session, "冷链", filters={"region": '北京 = 东城/"区"'})) == ["a"]
+    assert sorted(keys(find(backend_session, "冷链", filters={"region": ["北京", "北京 = 东城"]}))) == ["b", "c"]
+    assert find(backend_session, "冷链", filters={"region": "北京 ="}).total == 0
+
+
+def test_indexes_sharing_the_store_never_see_each_others_documents(backend_session):
+    other = search.register_index(search.IndexSpec(name="otherdocs", fields=(search.Field("title", search.Weight.TITLE),),
+                                                   filters=("region",), facets=("region",)))
+    add(backend_session, "mine", title="冷链物流标准", region="北京")
+    search.index_document(backend_session, index=other.name,
+                          doc=Document(key="theirs", fields={"title": "冷链物流标准"}, filters={"region": "北京"}))
+    mine = find(backend_session, "冷链 region=北京")
+    assert keys(mine) == ["mine"] and mine.facets["region"] == [("北京", 1)]
+    theirs = search.search(backend_session, index=other.name, query='"冷链物流"')
+    assert keys(theirs) == ["theirs"]
+    search.clear_index(backend_session, index=other.name)
+    assert keys(find(backend_session, "冷链")) == ["mine"]
+
+
+def test_two_index_names_that_would_share_rowids_are_refused():
+    import random
+
+    from openzone.core.search import domain
+
+    rng, seen = random.Random(3), {}
+    while True:
+        name = "x" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8))
+        block = domain.fts_rowid_range(name)
+        if block in seen and seen[block] != name:
+            first, second = seen[block], name
+            break
+        seen[block] = name
+    search.register_index(search.IndexSpec(name=first, fields=(search.Field("title", search.Weight.TITLE),)))
+    with pytest.raises(ValueError, match="rowid block"):
+        search.register_index(search.IndexSpec(name=second, fields=(search.Field("title", search.Weight.TITLE),)))
+
+
+def test_bulk_indexing_across_batches_adds_replaces_and_keeps_the_last_version_of_a_key(backend_session):
+    from openzone.core.search import service
+
+    docs = [Document(key=f"bulk{i:04d}", fields={"title": f"冷链物流第{i}号"}, filters={"region": "北京"})
+            for i in range(service.BATCH + 20)]
+    docs.append(Document(key="bulk0000", fields={"title": "冷链仓储"}, filters={"region": "天津"}))
+    assert search.index_documents(backend_session, index="testdocs", docs=docs) == len(docs)  # bulk0000 twice
+    found = find(backend_session, "冷链")
+    assert found.total == service.BATCH + 20
+    assert found.facets["region"] == [("北京", service.BATCH + 19), ("天津", 1)]
+    again = [Document(key=f"bulk{i:04d}", fields={"title": "冷藏车"}, filters={"region": "河北"}) for i in range(10)]
+    search.index_documents(backend_session, index="testdocs", docs=again)
+    assert find(backend_session, "冷链").total == service.BATCH + 10
+    replaced = find(backend_session, "冷藏车")
+    assert replaced.total == 10 and replaced.facets["region"] == [("河北", 10)]
+    assert search.count_documents(backend_session, index="testdocs") == service.BATCH + 20

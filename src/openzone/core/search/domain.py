@@ -10,6 +10,7 @@ import tempfile
 import threading
 import unicodedata
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -172,6 +173,17 @@ def analyse_folded(folded: str) -> list[str]:
     return tokens
 
 
+def exact_token(phrase: str) -> str | None:
+    """Return a folded Chinese phrase that the analyser keeps as one token, else None.
+
+    A document holding that token holds the phrase in its folded text (a Chinese token is a substring of it), so
+    such documents need no text check; the others may still hold the phrase segmented another way.
+    """
+    if phrase and all("\u4e00" <= c <= "\u9fff" for c in phrase) and phrase in analyse_folded(phrase):
+        return phrase
+    return None
+
+
 def analyse(text: str) -> list[str]:
     """Return the index tokens of raw text (folded first, so Traditional text is segmented as Simplified)."""
     return analyse_folded(fold(text))
@@ -276,6 +288,22 @@ class Analysed:
 
 
 FILTER_VALUE_MAX = 200
+
+# SQLite keeps every index in one FTS5 table; each index owns a block of 2^40 rowids, so a MATCH limited to the
+# block needs no join to tell indexes apart (FTS5 applies a rowid range itself). 22 bits of CRC-32 pick the block.
+ROWID_BLOCK_BITS = 40
+_INDEX_BLOCK_MASK = (1 << 22) - 1
+
+
+def fts_rowid_range(index_name: str) -> tuple[int, int]:
+    """Return the first and last FTS5 rowid an index may use."""
+    low = (zlib.crc32(index_name.encode()) & _INDEX_BLOCK_MASK) << ROWID_BLOCK_BITS
+    return low, low + (1 << ROWID_BLOCK_BITS) - 1
+
+
+def filter_token(name: str, value: str) -> str:
+    """Return the single index token for one filter value (hex of `name=value`, so no analyser splits it)."""
+    return "f" + f"{name}={value}".encode().hex()
 
 
 def analyse_document(spec: IndexSpec, doc: Document) -> Analysed:

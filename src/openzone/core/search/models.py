@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,7 +29,7 @@ class SearchDocument(Base):
     fields: Mapped[dict] = mapped_column(JSON)
     folded: Mapped[str] = mapped_column(Text)
     # SQLite backend: the rowid of the document's row in the search_fts virtual table.
-    fts_rowid: Mapped[int | None] = mapped_column(Integer, unique=True)
+    fts_rowid: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_at: Mapped[dt.datetime] = created_at()
@@ -39,8 +39,14 @@ class SearchFilterValue(Base):
     """Hold one filter value of a document, for filters and facet counts."""
 
     __tablename__ = "search_filter_value"
-    __table_args__ = (Index("ix_search_filter_value_field_value", "field", "value"),)
+    __table_args__ = (
+        Index("ix_search_filter_value_field_value", "field", "value"),
+        # SQLite backend: facet counts go from the FTS rowids of the matches straight to their values.
+        Index("ix_search_filter_value_fts", "fts_rowid", "field", "value"),
+    )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("search_document.id", ondelete="CASCADE"), primary_key=True)
     field: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # SQLite backend: the document's search_fts rowid (NULL on PostgreSQL).
+    fts_rowid: Mapped[int | None] = mapped_column(BigInteger)

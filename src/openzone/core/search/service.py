@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, exists, func, literal, select
+from sqlalchemy import bindparam, cast, delete, exists, func, insert, literal, literal_column, null, select, union_all, update
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import jobs
 from openzone.core.search import domain
-from openzone.core.search.backends import Backend, backend_for
+from openzone.core.search.backends import Backend, Pending, SqliteFts5, backend_for
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.kit.errors import problem
+from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
 
 UnknownIndex = problem("search-index", 404, "没有这个检索索引", "No such search index")
@@ -30,6 +33,10 @@ _registry: dict[str, IndexSpec] = {}
 
 def register_index(spec: IndexSpec) -> IndexSpec:
     """Declare an index (a module does this once at import); declaring a name again replaces its spec."""
+    block = domain.fts_rowid_range(spec.name)
+    for other in _registry.values():
+        if other.name != spec.name and domain.fts_rowid_range(other.name) == block:
+            raise ValueError(f"index {spec.name}: its FTS rowid block is {other.name}'s; choose another name")
     _registry[spec.name] = spec
     return spec
 
@@ -57,24 +64,74 @@ def _ready() -> None:
 
 def index_document(session: Session, *, index: str, doc: Document, backend: Backend | None = None) -> None:
     """Add or replace a document in an index, in the caller's transaction."""
+    index_documents(session, index=index, docs=[doc], backend=backend)
+
+
+BATCH = 500  # documents written per round of statements
+Progress = Callable[[int], None]
+
+
+def index_documents(session: Session, *, index: str, docs: Iterable[Document], backend: Backend | None = None,
+                    progress: Progress | None = None) -> int:
+    """Add or replace many documents in an index with a few statements per batch; return how many were written."""
     _ready()
     spec = get_index(index)
-    if not doc.key or len(doc.key) > 200:
-        raise ValueError(f"index {index}: a document key must have 1–200 characters")
-    analysed = domain.analyse_document(spec, doc)
     backend = backend or backend_for(session)
-    row = session.scalar(select(SearchDocument).where(SearchDocument.index_name == index, SearchDocument.doc_key == doc.key))
-    if row is None:
-        row = SearchDocument(index_name=index, doc_key=doc.key, fields={}, folded="")
-        session.add(row)
-    row.fields = {k: v for k, v in doc.fields.items() if v}
-    row.folded = analysed.folded
-    row.updated_at = utcnow()
+    count = 0
+    batch: dict[str, tuple[Document, domain.Analysed]] = {}
+    for seen, doc in enumerate(docs, start=1):
+        if not doc.key or len(doc.key) > 200:
+            raise ValueError(f"index {index}: a document key must have 1–200 characters")
+        batch.pop(doc.key, None)  # the last version of a key wins
+        batch[doc.key] = (doc, domain.analyse_document(spec, doc))
+        if progress is not None:
+            progress(seen)  # analysis is the slow part; the batch is written with a few statements
+        if len(batch) >= BATCH:
+            count += _write_batch(session, spec, backend, batch)
+            batch = {}
+    if batch:
+        count += _write_batch(session, spec, backend, batch)
+    return count
+
+
+def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
+                 batch: Mapping[str, tuple[Document, domain.Analysed]]) -> int:
     session.flush()
-    session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id == row.id))
-    session.add_all(SearchFilterValue(document_id=row.id, field=name, value=value) for name, value in analysed.filters)
-    session.flush()
-    backend.write(session, row, analysed)
+    docs = SearchDocument.__table__
+    existing = {key: (doc_id, rowid) for doc_id, key, rowid in session.execute(
+        select(SearchDocument.id, SearchDocument.doc_key, SearchDocument.fts_rowid)
+        .where(SearchDocument.index_name == spec.name, SearchDocument.doc_key.in_(list(batch))))}
+    pending = [Pending(id=existing[key][0] if key in existing else new_id(), key=key,
+                       fields={k: v for k, v in doc.fields.items() if v}, analysed=analysed, new=key not in existing,
+                       fts_rowid=existing[key][1] if key in existing else None)
+               for key, (doc, analysed) in batch.items()]
+    if existing:
+        old_ids = [doc_id for doc_id, _ in existing.values()]
+        session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id.in_(old_ids)))
+        backend.erase_many(session, [rowid for _, rowid in existing.values() if rowid is not None])
+    backend.prepare(session, spec.name, pending)
+    now = utcnow()
+    rows = [{"id": p.id, "index_name": spec.name, "doc_key": p.key, "fields": p.fields, "folded": p.analysed.folded,
+             "fts_rowid": p.fts_rowid, "tsv": p.tsv, "updated_at": now} for p in pending]
+    inserts = [{**row, "created_at": now} for row, p in zip(rows, pending, strict=True) if p.new]
+    updates = [{("b_" + k): v for k, v in row.items()} for row, p in zip(rows, pending, strict=True) if not p.new]
+    if inserts:
+        session.execute(insert(docs).values(tsv=_tsv_param(session, "tsv")), inserts)
+    if updates:
+        session.execute(update(docs).where(docs.c.id == bindparam("b_id")).values(
+            fields=bindparam("b_fields"), folded=bindparam("b_folded"), fts_rowid=bindparam("b_fts_rowid"),
+            tsv=_tsv_param(session, "b_tsv"), updated_at=bindparam("b_updated_at")), updates)
+    values = [{"document_id": p.id, "field": name, "value": value, "fts_rowid": p.fts_rowid}
+              for p in pending for name, value in p.analysed.filters]
+    if values:
+        session.execute(insert(SearchFilterValue.__table__), values)
+    backend.write(session, pending)
+    return len(pending)
+
+
+def _tsv_param(session: Session, name: str):
+    param = bindparam(name)
+    return cast(param, TSVECTOR) if session.get_bind().dialect.name == "postgresql" else param
 
 
 def remove_document(session: Session, *, index: str, key: str) -> bool:
@@ -101,8 +158,6 @@ def clear_index(session: Session, *, index: str) -> int:
     return count
 
 
-Progress = Callable[[int], None]
-
 
 def reindex(session: Session, *, index: str, progress: Progress | None = None) -> int:
     """Rebuild an index from its loader in the caller's transaction; return the number of documents indexed."""
@@ -110,14 +165,7 @@ def reindex(session: Session, *, index: str, progress: Progress | None = None) -
     if spec.load_all is None:
         raise NotReindexable(f"索引“{index}”没有声明如何载入全部文档", f"Index {index!r} declares no loader for all documents")
     clear_index(session, index=index)
-    backend = backend_for(session)
-    count = 0
-    for doc in spec.load_all(session):
-        index_document(session, index=index, doc=doc, backend=backend)
-        count += 1
-        if progress is not None:
-            progress(count)
-    return count
+    return index_documents(session, index=index, docs=spec.load_all(session), progress=progress)
 
 
 def count_documents(session: Session, *, index: str) -> int:
@@ -205,9 +253,9 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
     plan = domain.plan_query(parsed)
     wanted = _merge_filters(spec, plan.filters, filters or {})
     backend = backend_for(session)
-    base_conditions = [*_filter_conditions(wanted),
-                       *(SearchDocument.folded.contains(p, autoescape=True) for p in plan.phrases),
-                       *(~SearchDocument.folded.contains(p, autoescape=True) for p in plan.excluded_phrases)]
+    text_conditions = [*(backend.contains(p) for p in plan.phrases),
+                       *(~backend.contains(p) for p in plan.excluded_phrases)]
+    offset = (page - 1) * per_page
     attempts: list[tuple[str, domain.Expr | None]] = []
     if plan.strict is None:
         attempts.append(("browse", None))
@@ -218,40 +266,120 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
         if plan.substrings and not plan.phrases:
             attempts.append(("substring", None))
     for mode, expr in attempts:
-        stmt, score = _statement(backend, spec, mode, expr, plan, base_conditions)
-        total = _count(session, stmt)
+        found = _Matches(session, backend, _statement(backend, spec, mode, expr, plan, wanted, text_conditions),
+                         offset=offset, limit=per_page, facets=spec.facets if facets else ())
+        total = found.total
         if total or mode == attempts[-1][0]:
             break
-    offset = (page - 1) * per_page
-    ranked = _rank(session, stmt, score, offset, per_page) if total > offset else []
+    ranked = found.page()
     partial = None
     partial_ranked: list = []
     if mode == "all" and plan.relaxed is not None and offset + per_page > total:
         # A few documents holding every word must not hide the many that hold most of them (a question rarely has
         # all its words in the passage that answers it): rank those after, on the page where the complete ones end.
         exclude = plan.strict if plan.exclude is None else domain.AnyOf((plan.exclude, plan.strict))
-        partial_stmt, partial_score = _statement(backend, spec, "any", plan.relaxed, plan, base_conditions, exclude)
-        partial = _count(session, partial_stmt)
-        if partial:
-            partial_ranked = _rank(session, partial_stmt, partial_score, max(0, offset - total), per_page - len(ranked))
+        partial_found = _Matches(session, backend,
+                                 _statement(backend, spec, "any", plan.relaxed, plan, wanted, text_conditions, exclude),
+                                 offset=max(0, offset - total), limit=per_page - len(ranked))
+        partial = partial_found.total
+        partial_ranked = partial_found.page() if partial else []
     # Load whole rows for one page only: sorting wide rows is what makes a search slow.
-    ids = [r.id for r in ranked] + [r.id for r in partial_ranked]
-    loaded = {row.id: row for row in session.scalars(select(SearchDocument).where(SearchDocument.id.in_(ids)))} if ids else {}
-    hits = [_hit(spec, loaded[r.id], float(r.score), plan.marks) for r in ranked]
-    hits += [_hit(spec, loaded[r.id], float(r.score), plan.marks, complete=False) for r in partial_ranked]
-    facet_counts = _facets(session, spec, stmt) if facets and spec.facets and total else {}
+    keys = [r.key for r in ranked] + [r.key for r in partial_ranked]
+    by_key = backend.document_key()
+    loaded = {getattr(row, by_key.key): row
+              for row in session.scalars(select(SearchDocument).where(by_key.in_(keys)))} if keys else {}
+    hits = [_hit(spec, loaded[r.key], float(r.score), plan.marks) for r in ranked]
+    hits += [_hit(spec, loaded[r.key], float(r.score), plan.marks, complete=False) for r in partial_ranked]
+    facet_counts = found.facets() if facets and spec.facets and total else {}
     return Results(index=index, query=query, total=total, page=page, per_page=per_page, hits=hits,
                    facets=facet_counts, mode=mode, partial=partial)
 
 
-def _count(session: Session, stmt) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.with_only_columns(SearchDocument.id).subquery())) or 0
+@dataclass(frozen=True)
+class _Query:
+    stmt: Any  # selects the matched documents' keys
+    key: Any
+    score: Any
+    tiebreak: Any
 
 
-def _rank(session: Session, stmt, score, offset: int, limit: int) -> list:
-    # Rank ids (and scores) only; ties go by key so that pages never overlap.
-    return list(session.execute(stmt.with_only_columns(SearchDocument.id, score.label("score"))
-                                .order_by(score.desc(), SearchDocument.doc_key).limit(limit).offset(offset)).all())
+class _Ranked(NamedTuple):
+    key: Any
+    score: float
+
+
+class _Matches:
+    """Count one query's matches, rank one page of them, and count their facet values.
+
+    On SQLite the three come from one statement over a materialised set of matches, so a query that is costly per
+    match (a phrase read from search_document, a bm25 over thousands) is evaluated once, not three times.
+    """
+
+    def __init__(self, session: Session, backend: Backend, query: _Query, *, offset: int, limit: int,
+                 facets: Sequence[str] = ()) -> None:
+        self.session, self.backend, self.query = session, backend, query
+        self.offset, self.limit, self.facet_fields = offset, limit, tuple(facets)
+        self.rows: list[_Ranked] = []
+        self.facet_rows: list[tuple[str, str, int]] = []
+        if isinstance(backend, SqliteFts5):
+            self._sqlite_once()
+        else:
+            self.total = session.scalar(select(func.count()).select_from(query.stmt.subquery())) or 0
+
+    def _sqlite_once(self) -> None:
+        q = self.query
+        m = (q.stmt.with_only_columns(q.key.label("k"), q.score.label("s"), q.tiebreak.label("t"))
+             .cte("matches").prefix_with("MATERIALIZED"))
+        parts = [select(literal_column("'n'").label("part"), func.count().label("a"), null().label("b"),
+                        null().label("c")).select_from(m)]
+        if self.limit > 0:
+            # Ties go by a unique column so that pages never overlap.
+            page = select(m.c.k, m.c.s, m.c.t).order_by(m.c.s.desc(), m.c.t).limit(self.limit).offset(self.offset).subquery()
+            parts.append(select(literal_column("'p'"), page.c.k, page.c.s, page.c.t))
+        if self.facet_fields:
+            v = SearchFilterValue
+            # IN drives the lookups from the matches (a join let the planner walk every filter value instead).
+            parts.append(select(literal_column("'f'"), v.field, v.value, func.count())
+                         .where(v.fts_rowid.in_(select(m.c.k)), v.field.concat("").in_(self.facet_fields))
+                         .group_by(v.field, v.value))
+        self.total = 0
+        page_rows = []
+        for part, a, b, c in self.session.execute(union_all(*parts)):
+            if part == "n":
+                self.total = a
+            elif part == "p":
+                page_rows.append((a, b, c))
+            else:
+                self.facet_rows.append((a, b, c))
+        # A compound SELECT promises no order: sort the page again the way it was chosen.
+        self.rows = [_Ranked(k, s) for k, s, _ in sorted(page_rows, key=lambda r: (-r[1], r[2]))]
+
+    def page(self) -> list[_Ranked]:
+        """Return the (key, score) rows of the page asked for, best first."""
+        if isinstance(self.backend, SqliteFts5):
+            return self.rows
+        if self.limit <= 0 or self.total <= self.offset:
+            return []
+        q = self.query
+        return [_Ranked(k, s) for k, s in self.session.execute(
+            q.stmt.with_only_columns(q.key, q.score).order_by(q.score.desc(), q.tiebreak)
+            .limit(self.limit).offset(self.offset))]
+
+    def facets(self) -> dict[str, list[tuple[str, int]]]:
+        """Count the matches' values of each facet field (the most frequent FACET_VALUES of each)."""
+        rows = self.facet_rows
+        if not isinstance(self.backend, SqliteFts5) and self.facet_fields and self.total:
+            keys = self.query.stmt.order_by(None)
+            # `field || ''` keeps the planner from walking the (field, value) index over every document of every
+            # index and testing each against the matches: driven from the matches, the cost follows the result.
+            rows = self.session.execute(
+                select(SearchFilterValue.field, SearchFilterValue.value, func.count().label("n"))
+                .where(self.backend.filter_key().in_(keys), SearchFilterValue.field.concat("").in_(self.facet_fields))
+                .group_by(SearchFilterValue.field, SearchFilterValue.value)).all()
+        out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.facet_fields}
+        for name, value, n in rows:
+            out[name].append((value, n))
+        return {name: sorted(values, key=lambda v: (-v[1], v[0]))[:FACET_VALUES] for name, values in out.items()}
 
 
 def _merge_filters(spec: IndexSpec, from_query: Mapping[str, Sequence[str]],
@@ -271,35 +399,34 @@ def _filter_conditions(wanted: Mapping[str, list[str]]) -> Iterable:
                              SearchFilterValue.value.in_(values))
 
 
-def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.Plan, base_conditions: list,
-               exclude: domain.Expr | None = None):
-    conditions = list(base_conditions)
+def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.Plan, wanted: Mapping[str, list[str]],
+               text_conditions: list, exclude: domain.Expr | None = None) -> _Query:
     if mode in ("browse", "substring"):
+        conditions = [*_filter_conditions(wanted), *text_conditions]
         if mode == "substring":
-            conditions.extend(SearchDocument.folded.contains(w, autoescape=True) for w in plan.substrings)
-            conditions.extend(~SearchDocument.folded.contains(w, autoescape=True) for w in plan.excluded_substrings)
-        score = literal(0.0)
-        return select(SearchDocument.id).where(SearchDocument.index_name == spec.name, *conditions), score
-    match = backend.match(spec, expr, exclude or plan.exclude)
-    stmt = select(SearchDocument.id)
-    if match.join is not None:
-        stmt = stmt.select_from(match.join[0]).join(SearchDocument, match.join[1])
-    return stmt.where(match.condition, *conditions), match.score
-
-
-def _facets(session: Session, spec: IndexSpec, stmt) -> dict[str, list[tuple[str, int]]]:
-    ids = stmt.with_only_columns(SearchDocument.id).order_by(None)
-    # `field || ''` keeps SQLite from walking the (field, value) index over every document of every index and
-    # testing each against the matches; driven from the matches, the cost follows the result, not the table
-    # (measured at 20,000 documents: 25 ms against 1 ms for a small result).
-    rows = session.execute(
-        select(SearchFilterValue.field, SearchFilterValue.value, func.count().label("n"))
-        .where(SearchFilterValue.document_id.in_(ids), SearchFilterValue.field.concat("").in_(spec.facets))
-        .group_by(SearchFilterValue.field, SearchFilterValue.value)).all()
-    out: dict[str, list[tuple[str, int]]] = {name: [] for name in spec.facets}
-    for name, value, n in rows:
-        out[name].append((value, n))
-    return {name: sorted(values, key=lambda v: (-v[1], v[0]))[:FACET_VALUES] for name, values in out.items()}
+            conditions.extend(backend.contains(w) for w in plan.substrings)
+            conditions.extend(~backend.contains(w) for w in plan.excluded_substrings)
+        key = backend.document_key()
+        stmt = select(key).where(SearchDocument.index_name == spec.name, *conditions)
+        return _Query(stmt, key, literal(0.0), SearchDocument.doc_key)
+    exclude = exclude or plan.exclude
+    match = backend.match(spec, expr, exclude, wanted)
+    tokens = [domain.exact_token(p) for p in plan.phrases]
+    if isinstance(backend, SqliteFts5) and plan.phrases and all(tokens) and not plan.excluded_phrases:
+        # A document holding each phrase as a token holds the phrase; only the others are read from search_document
+        # to check their text (the score still comes from the query alone).
+        text = exists().where(SearchDocument.fts_rowid == match.key, *text_conditions)
+        condition = match.condition & (backend.holds_tokens(spec, [t for t in tokens if t]) | text)
+        return _Query(select(match.key).where(condition), match.key, match.score, match.tiebreak)
+    conditions = [match.condition, *text_conditions]
+    if not match.filtered:
+        conditions.extend(_filter_conditions(wanted))
+    source = match.source
+    if text_conditions and source is not SearchDocument:
+        # Phrases are checked on the folded text, which only search_document holds.
+        source = source.join(SearchDocument, backend.document_key() == match.key)
+    stmt = select(match.key).select_from(source).where(*conditions)
+    return _Query(stmt, match.key, match.score, match.tiebreak)
 
 
 def _hit(spec: IndexSpec, row: SearchDocument, score: float, marks: Sequence[str], *, complete: bool = True) -> Hit:

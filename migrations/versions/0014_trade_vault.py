@@ -1,7 +1,7 @@
-"""trade_vault: blobs, documents, shipment dossiers and their keys, bank pulls, profile reports
+"""trade_vault: blobs, documents, shipment dossiers and their keys, grants to banks, bank pulls, profile reports
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import openzone.db
 
-revision = '0012'
-down_revision = '0011'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
@@ -65,6 +65,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('trade_vault_report', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trade_vault_report_org_id'), ['org_id'], unique=False)
+
+    op.create_table('trade_vault_share',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('grant_id', sa.Uuid(), nullable=False),
+    sa.Column('org_id', sa.Uuid(), nullable=False),
+    sa.Column('bank_org_id', sa.Uuid(), nullable=False),
+    sa.Column('resource_kind', sa.String(length=32), nullable=False),
+    sa.Column('resource_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', openzone.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_trade_vault_share')),
+    sa.UniqueConstraint('grant_id', name=op.f('uq_trade_vault_share_grant_id'))
+    )
+    with op.batch_alter_table('trade_vault_share', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_trade_vault_share_bank_org_id'), ['bank_org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_trade_vault_share_org_id'), ['org_id'], unique=False)
 
     op.create_table('trade_vault_document',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -140,6 +155,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_trade_vault_document_category'))
 
     op.drop_table('trade_vault_document')
+    with op.batch_alter_table('trade_vault_share', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_trade_vault_share_org_id'))
+        batch_op.drop_index(batch_op.f('ix_trade_vault_share_bank_org_id'))
+
+    op.drop_table('trade_vault_share')
     with op.batch_alter_table('trade_vault_report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_trade_vault_report_org_id'))
 
