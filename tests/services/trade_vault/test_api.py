@@ -181,3 +181,19 @@ def test_another_firm_sees_nothing(client):
     assert client.get("/api/v1/trade-vault/documents", params={"q": "TOSL108"}, headers=other).json()["total"] == 0
     read_only = {**headers}
     assert client.get("/api/v1/trade-vault/dossiers", headers=read_only).status_code == 200
+
+
+def test_idempotency_key_replays_an_upload_and_refuses_reuse(client):
+    _, _, headers = _firm()
+    keyed = {**headers, "idempotency-key": "erp-upload-0001"}
+    first = client.post("/api/v1/trade-vault/documents", headers=keyed, files={"file": ("inv.xml", INVOICE.read_bytes())})
+    assert first.status_code == 201, first.text
+    again = client.post("/api/v1/trade-vault/documents", headers=keyed, files={"file": ("inv.xml", INVOICE.read_bytes())})
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post("/api/v1/trade-vault/documents", headers=keyed,
+                        files={"file": ("decl.json", (SAMPLES / "SH3-declaration.json").read_bytes())})
+    assert other.status_code == 422 and other.json()["type"] == "/problems/idempotency-key-reused"
+    assert client.get("/api/v1/trade-vault/documents", headers=headers).json()["total"] == 1
+    # Without a key, the same file again is a duplicate, not a replay.
+    assert _upload(client, headers, INVOICE).status_code == 409

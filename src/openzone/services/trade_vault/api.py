@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from openzone.core import consent
+from openzone.core import consent, idempotency
 from openzone.core.identity import Principal, signed_in
 from openzone.db import request_session
 from openzone.services.trade_vault import domain, profile, schemas, service, sharing
@@ -57,18 +58,29 @@ def _upload(session: Session, principal: Principal, file: UploadFile, category: 
 
 @router.post("/documents", response_model=schemas.DocumentOut, status_code=201, responses=UPLOAD_PROBLEMS)
 async def upload_document(file: UploadFile = File(...), category: str = Form(""), tags: str = Form(""),
-                          principal: Principal = Depends(WRITE), session: Session = Depends(request_session)):
-    """File one document (PDF, image, UBL XML, DCSA JSON or 报关单 JSON) for the token's firm."""
+                          principal: Principal = Depends(WRITE), session: Session = Depends(request_session),
+                          key: str | None = idempotency.KEY):
+    """File one document (PDF, image, UBL XML, DCSA JSON or 报关单 JSON); a retry with its Idempotency-Key replays."""
     data = await file.read()
-    return _upload(session, principal, file, category, tags, data)
+    # The multipart body is fingerprinted by the file's digest and the form fields, not its bytes.
+    request = {"filename": file.filename or "", "sha256": hashlib.sha256(data).hexdigest(), "category": category,
+               "tags": tags}
+    return idempotency.respond(session, principal, key, scope="trade_vault.document", request=request, status_code=201,
+                               produce=lambda: _upload(session, principal, file, category, tags, data))
 
 
 @router.post("/batches", response_model=schemas.BatchOut, status_code=201, responses=UPLOAD_PROBLEMS)
 async def upload_batch(file: UploadFile = File(...), principal: Principal = Depends(WRITE),
-                       session: Session = Depends(request_session)):
-    """File a ZIP batch; each file is filed or refused on its own, with its reason."""
-    org = _firm(session, principal)
+                       session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+    """File a ZIP batch; each file is filed or refused on its own, with its reason; a retry with its key replays."""
     data = await file.read()
+    request = {"filename": file.filename or "", "sha256": hashlib.sha256(data).hexdigest()}
+    return idempotency.respond(session, principal, key, scope="trade_vault.batch", request=request, status_code=201,
+                               produce=lambda: _batch(session, principal, file, data))
+
+
+def _batch(session: Session, principal: Principal, file: UploadFile, data: bytes) -> schemas.BatchOut:
+    org = _firm(session, principal)
     report = service.file_batch(session, org_id=org, filename=file.filename or "", data=data, source="api",
                                 uploaded_by=principal.person_id, own_name=sharing.organisation_name(session, org))
     return schemas.BatchOut(filed=[document_out(f.document) for f in report.filed],
