@@ -26,6 +26,8 @@ from openzone.services.e_license import api as e_license_api
 from openzone.services.e_license import web as e_license_web
 from openzone.services.standards import api as standards_api
 from openzone.services.standards import web as standards_web
+from openzone.services.trade_vault import api as trade_vault_api
+from openzone.services.trade_vault import web as trade_vault_web
 from openzone.services.travel_licensing import api as travel_licensing_api
 from openzone.services.travel_licensing import web as travel_licensing_web
 from openzone.web import errors, pages
@@ -38,7 +40,7 @@ class UndeclaredAccess(RuntimeError):
     """Signal a route that does not say who may use it; the app refuses to start."""
 
 
-ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router, e_license_api.router, e_license_web.router, credit_web.router, credit_api.router, travel_licensing_web.router, travel_licensing_api.router)
+ROUTERS: tuple[APIRouter, ...] = (pages.router, identity_web.router, identity_api.router, notify_web.router, notify_api.router, calendar_web.router, ledger_api.router, ledger_receipt_web.router, ledger_witness_web.router, consent_api.router, consent_web.router, standards_web.router, standards_api.router, e_license_api.router, e_license_web.router, credit_web.router, credit_api.router, travel_licensing_web.router, travel_licensing_api.router, trade_vault_web.router, trade_vault_api.router)
 
 
 def api_routes() -> list[APIRoute]:

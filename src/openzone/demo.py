@@ -13,6 +13,7 @@ from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
 from openzone.services.e_license import demo as e_license_demo
 from openzone.services.standards import demo as standards_demo
+from openzone.services.trade_vault import demo as trade_vault_demo
 from openzone.services.travel_licensing import demo as travel_licensing_demo
 
 DEMO_PASSWORD = "OpenZone-demo-2026"  # noqa: S105 - printed for the demo; demo mode only
@@ -97,6 +98,7 @@ def load(session: Session) -> list[DemoLogin]:
     logins.extend(DemoLogin(*row) for row in travel_licensing_demo.load(
         session, password_hash=password_hash, uscc=lambda n: synthetic_uscc(random.Random(6100 + n)),
         id_number=lambda n: synthetic_id_number(random.Random(7100 + n))))
+    trade_vault_demo.load(session)
     return logins
 
 

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "openzone.services.standards.models",
     "openzone.services.e_license.models",
     "openzone.services.travel_licensing.models",
+    "openzone.services.trade_vault.models",
 )
 
 

@@ -33,7 +33,7 @@ SERVICES: tuple[ServiceInfo, ...] = (
     ServiceInfo("e_license", "区块链+电子证照", "Blockchain e-licenses",
                 "扫码授权，窗口调取电子证照，每次访问上链并可查", "QR consent lets a window clerk pull e-licenses; every access is on the ledger", path="/e-license"),
     ServiceInfo("trade_vault", "贸易数据资产保管箱", "Trade data-asset vault",
-                "单证存证、可信企业画像、AEO 认证辅助与授权共享", "Trade documents on record, trusted profile, AEO support, consented sharing"),
+                "单证存证、可信企业画像、AEO 认证辅助与授权共享", "Trade documents on record, trusted profile, AEO support, consented sharing", path="/trade-vault"),
     ServiceInfo("jjj_collaboration", "京津冀协同创新", "Beijing–Tianjin–Hebei collaborative innovation",
                 "项目、知识产权基金决策与收益分配", "Projects, IP fund decisions and revenue sharing"),
     ServiceInfo("standards", "京津冀区域标准化", "Regional standards platform",
