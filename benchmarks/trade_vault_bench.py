@@ -56,6 +56,7 @@ def _declaration(base: dict, n: int, hs_codes: list[str], rng: random.Random) ->
     doc["invoice_no"] = f"OZB{n - 1:09d}"
     doc["contract_no"] = f"OZC{n:09d}"
     doc["bl_no"] = f"OZBL{n:09d}"
+    doc["order_no"] = f"OZO{n - 1:09d}"
     value = f"{rng.randint(100, 99999)}.00"
     doc["total_value"] = value
     doc["items"] = [{"hs_code": rng.choice(hs_codes), "name": rng.choice(GOODS) + "（示例）", "quantity": "1", "unit": "件",

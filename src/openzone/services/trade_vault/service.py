@@ -335,11 +335,14 @@ def _group(session: Session, doc: Document, references: dict[str, str]) -> Dossi
         dossier = session.get(Dossier, ids[0])
         # A document naming keys of two dossiers shows they are one shipment: fold the later ones into the first.
         for other in ids[1:]:
+            moved = list(session.scalars(select(Document).where(Document.dossier_id == other)))
             session.execute(update(Document).where(Document.dossier_id == other).values(dossier_id=dossier.id))
             session.execute(update(DossierKey).where(DossierKey.dossier_id == other).values(dossier_id=dossier.id))
             session.execute(delete(Dossier).where(Dossier.id == other))
-            for moved in session.scalars(select(Document).where(Document.dossier_id == dossier.id)):
-                search.index_document(session, index=INDEX, doc=_doc_for(session, moved))
+            # Only the moved documents' dossier filter changed.
+            for doc_moved in moved:
+                doc_moved.dossier_id = dossier.id
+                search.index_document(session, index=INDEX, doc=_doc_for(session, doc_moved))
     have = {(r.key_type, r.value) for r in rows}
     for k, v in keys.items():
         if (k, v) not in have:
