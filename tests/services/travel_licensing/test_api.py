@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 from openzone.db import transaction
+from openzone.kit.time import today_cst
 from openzone.services.travel_licensing import service
 from tests import builders, helpers
 
@@ -86,3 +88,50 @@ def test_only_assigned_inspectors_record_inspections(client):
 def test_statistics_are_public(client):
     stats = client.get("/api/v1/travel-licensing/statistics", headers=JSON).json()
     assert set(stats) >= {"by_route", "deposits", "breaches", "repairs", "decision_seconds"}
+
+
+def _licensed_firm(client):
+    """Sign a firm in, have it licensed by commitment, and return (application id, headers)."""
+    _, org, headers = signed_in_firm(client)
+    made = client.post("/api/v1/travel-licensing/applications", json=body(org), headers=headers).json()
+    assert made["status"] == "approved"
+    return made["id"], headers
+
+
+def test_a_firm_registers_a_branch_and_records_its_deposit(client):
+    app_id, headers = _licensed_firm(client)
+    added = client.post(f"/api/v1/travel-licensing/applications/{app_id}/branches", headers=headers)
+    assert added.status_code == 201, added.text
+    out = added.json()
+    assert out["kind"] == "branch_deposit" and out["amount_fen"] == 5_000_000 and out["status"] == "open"
+    paid = client.post(f"/api/v1/travel-licensing/obligations/{out['id']}/deposit", headers=headers, json={
+        "method": "deposit", "bank": "示范银行", "amount_yuan": 50000, "paid_on": today_cst().isoformat(), "evidence_name": "回单.pdf", "evidence_base64": base64.b64encode(b"%PDF-1.4 branch").decode()})
+    assert paid.status_code == 200 and paid.json()["status"] == "met"
+
+
+def test_another_firm_cannot_register_a_branch_on_a_case(client):
+    app_id, _ = _licensed_firm(client)
+    client.cookies.clear()
+    _, _, other = signed_in_firm(client)
+    assert client.post(f"/api/v1/travel-licensing/applications/{app_id}/branches", headers=other).status_code == 404
+    with transaction() as session:
+        licence = service.licence_of(session, uuid.UUID(app_id))
+        assert [o.kind for o in service.obligations_of(session, licence.id)] == ["deposit"]
+
+
+def test_only_a_clerk_orders_a_top_up(client):
+    app_id, firm_headers = _licensed_firm(client)
+    # The firm itself is not a clerk.
+    assert client.post(f"/api/v1/travel-licensing/applications/{app_id}/top-ups", json={"amount_yuan": 30000},
+                       headers=firm_headers).status_code == 403
+    client.cookies.clear()
+    clerk, _ = helpers.make_user("official", kind="government_agency")
+    helpers.login(client, clerk.email)
+    headers = {**JSON, "x-csrf-token": helpers.csrf(client, "/travel-licensing/clerk")}
+    bad = client.post(f"/api/v1/travel-licensing/applications/{app_id}/top-ups", json={"amount_yuan": 0}, headers=headers)
+    assert bad.status_code == 422
+    ordered = client.post(f"/api/v1/travel-licensing/applications/{app_id}/top-ups", json={"amount_yuan": 30000},
+                          headers=headers)
+    assert ordered.status_code == 201, ordered.text
+    out = ordered.json()
+    assert out["kind"] == "top_up" and out["amount_fen"] == 3_000_000

@@ -198,3 +198,43 @@ def test_a_verification_limit_in_an_unimported_year_keeps_the_bare_limit_until_t
     assert (inspection.due_on, inspection.due_adjusted) == (dt.date(2027, 2, 27), False)
     [deposit] = service.obligations_of(session, licence.id)
     assert deposit.due_on == dt.date(2026, 12, 2)
+
+
+def test_a_branch_and_a_top_up_run_on_working_day_timers_and_go_on_the_ledger(session):
+    agency, _, _ = create_officers(session)
+    app = create_application(session)
+    _commit_and_submit(session, app, at(2024, 9, 27, 10, 0))
+    licence = service.licence_of(session, app.id)
+    # Art. 14: RMB 50,000 per branch, 3 working days by default: 09-29 (a Sunday worked), 09-30, then 10-08.
+    branch = service.add_branch(session, licence=licence, today=dt.date(2024, 9, 27))
+    assert (branch.kind, branch.amount_fen, branch.due_on) == ("branch_deposit", 50_000 * 100, dt.date(2024, 10, 8))
+    # Art. 18: a top-up within 5 working days of the notice: 10-10, 10-11, Sat 10-12 (worked), 10-14, 10-15.
+    top_up = service.order_top_up(session, licence=licence, amount_fen=30_000 * 100, actor_org_id=agency.id,
+                                  today=dt.date(2024, 10, 9))
+    assert (top_up.kind, top_up.due_on) == ("top_up", dt.date(2024, 10, 15))
+    service.record_deposit(session, obligation=branch, method="deposit", bank="示范银行", amount_fen=50_000 * 100,
+                           paid_on=dt.date(2024, 10, 8), evidence_name="回单.pdf", evidence=b"%PDF",
+                           today=dt.date(2024, 10, 8))
+    assert branch.status == "met" and branch.on_time
+    service.sweep(session, today=dt.date(2024, 10, 16))
+    assert top_up.status == "overdue"
+    rows = session.execute(select(ledger.Entry.event_type, ledger.Entry.body).where(ledger.Entry.event_type.in_([
+        service.BRANCH_ADDED, service.TOP_UP_ORDERED]))).all()
+    ours = sorted(e for e, b in rows if str(branch.id).encode() in b or str(top_up.id).encode() in b)
+    assert ours == [service.BRANCH_ADDED, service.TOP_UP_ORDERED]
+
+
+def test_no_branch_or_top_up_on_a_revoked_licence_and_no_empty_top_up(session):
+    agency, _, _ = create_officers(session)
+    app = create_application(session)
+    _commit_and_submit(session, app, at(2024, 9, 27, 10, 0))
+    licence = service.licence_of(session, app.id)
+    with pytest.raises(service.ValidationFailed):
+        service.order_top_up(session, licence=licence, amount_fen=0, actor_org_id=agency.id, today=dt.date(2024, 10, 9))
+    service.apply_breach(session, licence=licence, kind="deposit_not_rectified", found_on=dt.date(2024, 10, 18),
+                         actor_org_id=agency.id)
+    with pytest.raises(service.WrongState):
+        service.add_branch(session, licence=licence, today=dt.date(2024, 10, 21))
+    with pytest.raises(service.WrongState):
+        service.order_top_up(session, licence=licence, amount_fen=100, actor_org_id=agency.id,
+                             today=dt.date(2024, 10, 21))

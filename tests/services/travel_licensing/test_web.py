@@ -6,6 +6,7 @@ import uuid
 from collections import Counter
 
 from openzone.db import transaction
+from openzone.kit.time import today_cst
 from openzone.services.travel_licensing import service
 from tests import builders, helpers
 from tests.test_pages import PageFacts
@@ -144,3 +145,94 @@ def test_starting_again_returns_to_the_application_in_progress(client):
     app_id = first.headers["location"].split("/")[3]
     again = client.post("/travel-licensing/apply", data={"csrf_token": token}, headers=HTML, follow_redirects=False)
     assert again.status_code == 303 and again.headers["location"] == f"/travel-licensing/applications/{app_id}"
+
+
+def _licensed(client):
+    """Sign a firm in and take it through the pages to a licence; return (person, app id, csrf token)."""
+    person, org = helpers.make_user("org_admin")
+    helpers.login(client, person.email)
+    token = helpers.csrf(client, "/travel-licensing/apply")
+    app_id = _answer_all(client, org, token)
+    client.post(f"/travel-licensing/applications/{app_id}/route", data={"route": "commitment", "csrf_token": token},
+                headers=HTML)
+    signed = client.post(f"/travel-licensing/applications/{app_id}/sign",
+                         data={"read_notice": "yes", "commit": "yes", "csrf_token": token}, headers=HTML,
+                         follow_redirects=False)
+    assert signed.status_code == 303
+    return person, app_id, token
+
+
+def _open_obligations(app_id, kind):
+    with transaction() as session:
+        licence = service.licence_of(session, uuid.UUID(app_id))
+        return [o.id for o in service.obligations_of(session, licence.id) if o.kind == kind and o.status == "open"]
+
+
+def test_a_firm_registers_a_branch_on_its_case_page_and_records_the_deposit(client):
+    _, app_id, token = _licensed(client)
+    case = client.get(f"/travel-licensing/applications/{app_id}", headers=HTML)
+    assert 'id="add-branch"' in case.text
+    added = client.post(f"/travel-licensing/applications/{app_id}/branches", data={"csrf_token": token}, headers=HTML,
+                        follow_redirects=False)
+    assert added.status_code == 303 and added.headers["location"] == f"/travel-licensing/applications/{app_id}"
+    case = client.get(added.headers["location"], headers=HTML)
+    assert "分社质量保证金" in case.text
+    _well_formed(case.text, "case with two deposit forms")
+    [branch_id] = _open_obligations(app_id, "branch_deposit")
+    short = client.post(f"/travel-licensing/obligations/{branch_id}/deposit", headers=HTML, data={
+        "method": "deposit", "bank": "示范银行", "amount_yuan": "40000", "paid_on": today_cst().isoformat(),
+        "csrf_token": token}, files={"evidence": ("回单.pdf", b"%PDF-1.4", "application/pdf")})
+    assert short.status_code == 422 and f'href="#amount_yuan-{branch_id}"' in short.text
+    paid = client.post(f"/travel-licensing/obligations/{branch_id}/deposit", headers=HTML, follow_redirects=False, data={
+        "method": "deposit", "bank": "示范银行", "amount_yuan": "50000", "paid_on": today_cst().isoformat(),
+        "csrf_token": token}, files={"evidence": ("回单.pdf", b"%PDF-1.4", "application/pdf")})
+    assert paid.status_code == 303
+    assert _open_obligations(app_id, "branch_deposit") == []
+
+
+def test_another_firm_and_a_clerk_cannot_register_a_firms_branch(client):
+    _, app_id, _ = _licensed(client)
+    client.cookies.clear()
+    other, _ = helpers.make_user("org_admin")
+    helpers.login(client, other.email)
+    token = helpers.csrf(client, "/travel-licensing/apply")
+    assert client.post(f"/travel-licensing/applications/{app_id}/branches", data={"csrf_token": token},
+                       headers=HTML).status_code == 404
+    client.cookies.clear()
+    clerk, _ = helpers.make_user("official", kind="government_agency")
+    helpers.login(client, clerk.email)
+    token = helpers.csrf(client, "/travel-licensing/clerk")
+    assert client.post(f"/travel-licensing/applications/{app_id}/branches", data={"csrf_token": token},
+                       headers=HTML).status_code == 404
+    assert _open_obligations(app_id, "branch_deposit") == []
+
+
+def test_a_clerk_orders_a_top_up_and_the_firm_records_it(client):
+    firm, app_id, firm_token = _licensed(client)
+    refused = client.post(f"/travel-licensing/clerk/{app_id}/top-up", data={"amount_yuan": "30000",
+                                                                          "csrf_token": firm_token}, headers=HTML)
+    assert refused.status_code == 403
+    client.cookies.clear()
+    clerk, _ = helpers.make_user("official", kind="government_agency")
+    helpers.login(client, clerk.email)
+    token = helpers.csrf(client, "/travel-licensing/clerk")
+    page = client.get(f"/travel-licensing/clerk/{app_id}", headers=HTML)
+    assert 'id="order-top-up"' in page.text
+    _well_formed(page.text, "clerk case")
+    bad = client.post(f"/travel-licensing/clerk/{app_id}/top-up", data={"amount_yuan": "0", "csrf_token": token},
+                      headers=HTML)
+    assert bad.status_code == 422 and 'href="#amount_yuan"' in bad.text
+    ordered = client.post(f"/travel-licensing/clerk/{app_id}/top-up", data={"amount_yuan": "30000", "csrf_token": token},
+                          headers=HTML, follow_redirects=False)
+    assert ordered.status_code == 303
+    [top_up_id] = _open_obligations(app_id, "top_up")
+    client.cookies.clear()
+    helpers.login(client, firm.email)
+    case = client.get(f"/travel-licensing/applications/{app_id}", headers=HTML)
+    assert f'id="deposit-{top_up_id}"' in case.text
+    paid = client.post(f"/travel-licensing/obligations/{top_up_id}/deposit", headers=HTML, follow_redirects=False, data={
+        "method": "guarantee", "bank": "示范银行", "amount_yuan": "30000", "paid_on": today_cst().isoformat(),
+        "csrf_token": helpers.csrf(client, "/travel-licensing/apply")},
+        files={"evidence": ("担保函.pdf", b"%PDF-1.4", "application/pdf")})
+    assert paid.status_code == 303
+    assert _open_obligations(app_id, "top_up") == []

@@ -20,6 +20,7 @@ PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"descr
             404: {"description": "Not found (problem+json)"}, 409: {"description": "Conflict (problem+json)"},
             422: {"description": "Invalid input (problem+json)"}}
 STAFF = ("official", "clerk", "supervisor")
+CLERKS = ("official", "clerk")
 
 
 def _firm_orgs(principal: Principal) -> set[uuid.UUID]:
@@ -92,6 +93,39 @@ def record_deposit(obligation_id: uuid.UUID, body: schemas.DepositIn,
                            paid_on=body.paid_on, evidence_name=body.evidence_name, evidence=evidence)
     return schemas.ObligationOut(id=ob.id, kind=ob.kind, amount_fen=ob.amount_fen, due_on=ob.due_on, status=ob.status,
                                  on_time=ob.on_time)
+
+
+def _obligation_out(ob: Obligation) -> schemas.ObligationOut:
+    return schemas.ObligationOut(id=ob.id, kind=ob.kind, amount_fen=ob.amount_fen, due_on=ob.due_on, status=ob.status,
+                                 on_time=ob.on_time)
+
+
+def _licence_of(session: Session, app: Application):
+    licence = service.licence_of(session, app.id)
+    if licence is None:
+        raise service.WrongState("尚未发证", "No licence has been issued")
+    return licence
+
+
+@router.post("/applications/{application_id}/branches", response_model=schemas.ObligationOut, status_code=201,
+             responses=PROBLEMS)
+def add_branch(application_id: uuid.UUID, principal: Principal = Depends(signed_in(scopes=["write"])),
+               session: Session = Depends(request_session)):
+    """Register a new branch of the firm's licensed agency; its RMB 50,000 deposit falls due (art. 14)."""
+    app = service.get_application(session, application_id, org_ids=_firm_orgs(principal))
+    ob = service.add_branch(session, licence=_licence_of(session, app), actor_org_id=app.org_id)
+    return _obligation_out(ob)
+
+
+@router.post("/applications/{application_id}/top-ups", response_model=schemas.ObligationOut, status_code=201,
+             responses=PROBLEMS)
+def order_top_up(application_id: uuid.UUID, body: schemas.TopUpIn, principal: Principal = Depends(roles(*CLERKS)),
+                 session: Session = Depends(request_session)):
+    """Order the firm to top up its deposit within 5 working days of the notice (art. 18); clerks only."""
+    app = service.get_application(session, application_id)
+    ob = service.order_top_up(session, licence=_licence_of(session, app), amount_fen=body.amount_yuan * 100,
+                              actor_org_id=sorted(principal.orgs_with(*CLERKS))[0])
+    return _obligation_out(ob)
 
 
 @router.post("/inspections/{inspection_id}/result", response_model=schemas.InspectionOut, responses=PROBLEMS)

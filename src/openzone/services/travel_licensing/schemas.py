@@ -85,6 +85,12 @@ class ObligationOut(BaseModel):
     on_time: bool | None
 
 
+class TopUpIn(BaseModel):
+    """Order a firm to top up its quality deposit by an amount in whole yuan (旅行社条例 art. 18)."""
+
+    amount_yuan: int = Field(..., ge=1, le=10**10)
+
+
 class InspectionIn(BaseModel):
     """Record an inspection result."""
 

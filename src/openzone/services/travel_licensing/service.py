@@ -63,6 +63,8 @@ REVOKED = "travel_licensing.revoked"
 INSPECTED = "travel_licensing.inspected"
 DRAWN = "travel_licensing.spot_check_drawn"
 SWEEP = "travel_licensing.sweep"
+BRANCH_ADDED = "travel_licensing.branch_added"
+TOP_UP_ORDERED = "travel_licensing.top_up_ordered"
 
 
 def _sha(data: bytes | str) -> str:
@@ -671,25 +673,43 @@ def order_rectification(session: Session, *, obligation: Obligation, actor_org_i
     return obligation
 
 
-def order_top_up(session: Session, *, licence: Licence, amount_fen: int, actor_org_id: uuid.UUID) -> Obligation:
+def _require_valid(licence: Licence) -> None:
+    if licence.status != "valid":
+        raise WrongState("许可证已吊销，不能再增设义务", "The licence is revoked; no obligation can be added")
+
+
+def order_top_up(session: Session, *, licence: Licence, amount_fen: int, actor_org_id: uuid.UUID,
+                 today: dt.date | None = None) -> Obligation:
     """Notify a top-up of the deposit, due within 5 working days of the notice (旅行社条例 art. 18)."""
     if amount_fen <= 0:
-        raise ValidationFailed("金额须大于零", "The amount must be positive")
-    today = today_cst()
+        raise ValidationFailed("金额须大于零", "The amount must be positive", errors=[
+            {"field": "amount_yuan", "code": "amount", "message": "金额须大于零", "message_en": "The amount must be positive"}])
+    _require_valid(licence)
+    today = today or today_cst()
     ob = _add_obligation(session, licence, "top_up", amount_fen, today,
                          calendar.add_working_days(session, today, domain.TOP_UP_WORKING_DAYS).day)
+    ledger.record(session, TOP_UP_ORDERED, actor_org_id=actor_org_id, data={
+        "licence": licence.number, "obligation": str(ob.id), "amount_fen": amount_fen, "due_on": ob.due_on.isoformat(),
+        "basis": "旅行社条例第十八条"})
     app = session.get(Application, licence.application_id)
     notify.send(session, person_id=app.applicant_person_id, subject=f"{licence.number}：请补足质量保证金",
-                body=f"请于 {ob.due_on} 前补足 {amount_fen // 100} 元（旅行社条例第十八条）。",
+                body=f"请于 {ob.due_on} 前补足 {amount_fen // 100} 元（旅行社条例第十八条）。"
+                     f"/travel-licensing/applications/{app.id}",
                 subject_en=f"{licence.number}: top up the deposit", body_en=f"Top up RMB {amount_fen // 100} by {ob.due_on}.")
     return ob
 
 
-def add_branch(session: Session, *, licence: Licence) -> Obligation:
+def add_branch(session: Session, *, licence: Licence, actor_org_id: uuid.UUID | None = None,
+               today: dt.date | None = None) -> Obligation:
     """Add the deposit for a new branch (RMB 50,000, art. 14), due in the configured working days."""
-    today = today_cst()
-    return _add_obligation(session, licence, "branch_deposit", domain.BRANCH_DEPOSIT_FEN, today,
-                           calendar.add_working_days(session, today, get_travel_settings().branch_deposit_working_days).day)
+    _require_valid(licence)
+    today = today or today_cst()
+    ob = _add_obligation(session, licence, "branch_deposit", domain.BRANCH_DEPOSIT_FEN, today,
+                         calendar.add_working_days(session, today, get_travel_settings().branch_deposit_working_days).day)
+    ledger.record(session, BRANCH_ADDED, actor_org_id=actor_org_id or licence.org_id, data={
+        "licence": licence.number, "obligation": str(ob.id), "amount_fen": ob.amount_fen, "due_on": ob.due_on.isoformat(),
+        "basis": "旅行社条例第十四条"})
+    return ob
 
 
 # --- breaches, revocation, bars ---------------------------------------------------------------------------------------

@@ -265,7 +265,25 @@ async def deposit_submit(request: Request, obligation_id: uuid.UUID, method: str
                                    amount_fen=_yuan(amount_yuan), paid_on=_date(paid_on), evidence=content,
                                    evidence_name=(evidence.filename or "") if evidence is not None else "")
     except Problem as problem:
-        return render(request, "travel_licensing/case.html", _case_ctx(session, app, form_errors(problem, "method")),
+        # Each obligation has its own form: suffix the fields so the error summary links to the right one.
+        errors = [{**e, "field": f"{e['field']}-{ob.id}"} for e in form_errors(problem, "method")]
+        return render(request, "travel_licensing/case.html", _case_ctx(session, app, errors), status_code=problem.status)
+    return RedirectResponse(f"{BASE}/applications/{app.id}", status_code=303)
+
+
+@router.post(BASE + "/applications/{application_id}/branches")
+def branch_submit(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
+                  session: Session = Depends(request_session)):
+    """Register a new branch: its RMB 50,000 deposit falls due on working-day timers (旅行社条例 art. 14)."""
+    app = _own(session, principal, application_id)
+    licence = service.licence_of(session, app.id)
+    try:
+        with session.begin_nested():
+            if licence is None:
+                raise service.WrongState("尚未发证", "No licence has been issued")
+            service.add_branch(session, licence=licence, actor_org_id=app.org_id)
+    except Problem as problem:
+        return render(request, "travel_licensing/case.html", _case_ctx(session, app, form_errors(problem, "branch")),
                       status_code=problem.status)
     return RedirectResponse(f"{BASE}/applications/{app.id}", status_code=303)
 
@@ -340,6 +358,26 @@ def clerk_decide(request: Request, application_id: uuid.UUID, decision: str = Fo
     except Problem as problem:
         return render(request, "travel_licensing/clerk_case.html",
                       _clerk_case_ctx(session, app, form_errors(problem, "decision")), status_code=problem.status)
+    return RedirectResponse(f"{BASE}/clerk/{app.id}", status_code=303)
+
+
+@router.post(BASE + "/clerk/{application_id}/top-up")
+def clerk_top_up(request: Request, application_id: uuid.UUID, amount_yuan: str = Form(""),
+                 principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session)):
+    """Order the firm to top up its deposit within 5 working days of the notice (旅行社条例 art. 18)."""
+    app = service.get_application(session, application_id)
+    if app.status == "draft":
+        raise NotFound("没有这件申请", "No such application")
+    org = _staff_org(principal, CLERKS)
+    try:
+        with session.begin_nested():
+            licence = service.licence_of(session, app.id)
+            if licence is None:
+                raise service.WrongState("尚未发证", "No licence has been issued")
+            service.order_top_up(session, licence=licence, amount_fen=_yuan(amount_yuan), actor_org_id=org)
+    except Problem as problem:
+        return render(request, "travel_licensing/clerk_case.html",
+                      _clerk_case_ctx(session, app, form_errors(problem, "amount_yuan")), status_code=problem.status)
     return RedirectResponse(f"{BASE}/clerk/{app.id}", status_code=303)
 
 
