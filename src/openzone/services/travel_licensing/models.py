@@ -56,6 +56,8 @@ class Licence(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical content the PDF presents
     responsible_person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     leaf_hash: Mapped[str] = mapped_column(String(64))
+    # The e-license the issuer API returned (issue 6: "and as an e-license"); None while not issued or feature off.
+    e_license_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[dt.datetime] = created_at()
 
 

@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ from openzone.services.travel_licensing.models import (
     Obligation,
     Officer,
 )
-from openzone.services.travel_licensing.settings import get_travel_settings
+from openzone.services.travel_licensing.settings import TravelSettings, get_travel_settings
 
 SOURCE = "travel_licensing"
 documents.add_template_dir(Path(__file__).parent / "templates")
@@ -65,6 +66,11 @@ DRAWN = "travel_licensing.spot_check_drawn"
 SWEEP = "travel_licensing.sweep"
 BRANCH_ADDED = "travel_licensing.branch_added"
 TOP_UP_ORDERED = "travel_licensing.top_up_ordered"
+E_LICENSE_JOB = "travel_licensing.e_license"
+E_LICENSE_ISSUED = "travel_licensing.e_license_issued"
+# The e-license catalogue's code for 旅行社业务经营许可证 (services/e_license/data/license_types.json).
+E_LICENSE_TYPE = "travel_agency_licence"
+E_LICENSE_ISSUE_PATH = "/api/v1/e-license/licenses"
 
 
 def _sha(data: bytes | str) -> str:
@@ -495,6 +501,7 @@ def _approve(session: Session, application: Application, *, now: dt.datetime, au
         due = calendar.add_working_days(session, issued_on, get_travel_settings().branch_deposit_working_days).day
         _add_obligation(session, licence, "branch_deposit", domain.BRANCH_DEPOSIT_FEN, issued_on, due)
     _schedule_verification(session, licence)
+    queue_e_license(session, licence, get_travel_settings())
     notify.send(session, person_id=application.applicant_person_id, subject=f"旅行社业务经营许可证已核发：{licence.number}",
                 body=f"请于 {deposit_due} 前缴存旅游服务质量保证金20万元或提交等额银行担保（旅行社条例第十三条）。\n"
                      f"/travel-licensing/applications/{application.id}",
@@ -502,6 +509,79 @@ def _approve(session: Session, application: Application, *, now: dt.datetime, au
                 body_en=f"Deposit RMB 200,000 or file a bank guarantee by {deposit_due} (art. 13).\n"
                         f"/travel-licensing/applications/{application.id}")
     return application
+
+
+def queue_e_license(session: Session, licence: Licence, settings: TravelSettings) -> bool:
+    """Queue the e-license issue of a licence in the caller's transaction when the feature is configured."""
+    if not settings.e_license_enabled:
+        return False
+    # Same transaction as the approval: the job exists exactly when the licence does; a failing call only retries.
+    jobs.enqueue(session, E_LICENSE_JOB, {"licence_id": str(licence.id)}, dedupe_key=f"travel-licensing-el-{licence.id}",
+                 max_attempts=settings.e_license_max_attempts)
+    return True
+
+
+def e_license_request(licence: Licence, application: Application) -> dict:
+    """Map a licence to the issuer API's body: the firm as holder, fields of the catalogue's travel_agency_licence."""
+    content = licence_content(licence, application)
+    scope = "、".join(domain.SCOPE_LABELS[x][0] for x in content["scope"])
+    # The catalogue's type is long-term (validity long_term, 《旅行社条例》第七条): no end date.
+    return {"type": E_LICENSE_TYPE, "holder_kind": "organisation", "holder_id": str(licence.org_id),
+            "fields": {"number": content["number"], "org_name": content["name"], "uscc": content["uscc"],
+                       "legal_representative": content["legal_rep"], "address": content["premises"], "scope": scope},
+            "valid_from_on": content["issued_on"], "valid_until_on": None}
+
+
+class ELicenseCallFailed(Exception):
+    """Signal that the issuer API did not issue, so the job mechanism retries later."""
+
+
+def post_e_license(http: httpx.Client, *, token: str, number: str, body: dict) -> dict:
+    """POST one licence to the e-license issuer API and return the issued e-license, or raise so the job retries."""
+    # Idempotency-Key = the licence number: a repeated call (a retry after a lost answer) gets the first response.
+    response = http.post(E_LICENSE_ISSUE_PATH, json=body, headers={
+        "authorization": f"Bearer {token}", "accept": "application/json", "idempotency-key": number})
+    if response.status_code != 201:
+        raise ELicenseCallFailed(f"e-license issuer API answered {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+def store_e_license(session: Session, *, licence_id: uuid.UUID, issued: dict) -> Licence:
+    """Keep the id of the e-license issued for a licence and put its VC digest on the ledger."""
+    licence = get_licence(session, licence_id)
+    if licence.e_license_id is None:
+        licence.e_license_id = uuid.UUID(issued["id"])
+        ledger.record(session, E_LICENSE_ISSUED, actor_org_id=None, digests={"vc": "sha256:" + issued["vc_digest"]},
+                      data={"licence": licence.number, "e_license": str(licence.e_license_id)})
+        session.flush()
+    return licence
+
+
+def send_e_license(session: Session, *, licence_id: uuid.UUID, http: httpx.Client, token: str) -> Licence:
+    """Issue a licence as an e-license unless that was done already, and keep the returned id."""
+    licence = get_licence(session, licence_id)
+    if licence.e_license_id is not None:
+        return licence
+    body = e_license_request(licence, session.get(Application, licence.application_id))
+    return store_e_license(session, licence_id=licence.id,
+                           issued=post_e_license(http, token=token, number=licence.number, body=body))
+
+
+@jobs.handler(E_LICENSE_JOB)
+def _e_license_job(session: Session, payload: dict) -> None:
+    settings = get_travel_settings()
+    if not settings.e_license_enabled:
+        return
+    with httpx.Client(base_url=settings.e_license_url, timeout=30) as http:
+        send_e_license(session, licence_id=uuid.UUID(payload["licence_id"]), http=http,
+                       token=settings.e_license_token.get_secret_value())
+
+
+def e_license_url(licence: Licence) -> str | None:
+    """Return the holder's page of the licence's e-license (relative when the service shares this host)."""
+    if licence.e_license_id is None:
+        return None
+    return f"{get_travel_settings().e_license_url.rstrip('/')}/e-license/my/{licence.e_license_id}"
 
 
 def _add_obligation(session: Session, licence: Licence, kind: str, amount_fen: int, start_on: dt.date,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,17 @@ class TravelSettings(BaseSettings):
     weight_watch: int = Field(default=2, ge=1, le=100)
     weight_poor: int = Field(default=4, ge=1, le=100)
     inspectors_per_check: int = Field(default=2, ge=1, le=5)
+    # Issue 6: the licence is also issued as an e-license through the e-license service's public issuer API
+    # (services call each other over HTTP, never by import). Both unset: the feature is off, PDF only.
+    e_license_url: str = ""
+    # The issuing authority's own API token (scope write) in the e-license service; a secret, from the environment.
+    e_license_token: SecretStr | None = None
+    e_license_max_attempts: int = Field(default=8, ge=1, le=20)
+
+    @property
+    def e_license_enabled(self) -> bool:
+        """Tell whether both the e-license base URL and the issuer token are set."""
+        return bool(self.e_license_url and self.e_license_token and self.e_license_token.get_secret_value())
 
 
 @lru_cache

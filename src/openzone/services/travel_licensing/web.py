@@ -220,6 +220,7 @@ def sign_submit(request: Request, application_id: uuid.UUID, read_notice: str = 
 def _case_ctx(session: Session, app: Application, errors: list | None = None) -> dict:
     licence = service.licence_of(session, app.id)
     return {"app": app, "a": app.answers, "licence": licence, "errors": errors or [],
+            "e_license_url": service.e_license_url(licence) if licence else None,
             "obligations": service.obligations_of(session, licence.id) if licence else [],
             "inspections": service.inspections_of(session, licence.id) if licence else [],
             "breach_rows": service.breaches_of(session, licence.id) if licence else [],
