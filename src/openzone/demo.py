@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
+from openzone.services import e_license
 from openzone.services.e_license import demo as e_license_demo
 from openzone.services.standards import demo as standards_demo
 from openzone.services.trade_vault import demo as trade_vault_demo
@@ -98,6 +99,10 @@ def load(session: Session) -> list[DemoLogin]:
     logins.extend(DemoLogin(*row) for row in travel_licensing_demo.load(
         session, password_hash=password_hash, uscc=lambda n: synthetic_uscc(random.Random(6100 + n)),
         id_number=lambda n: synthetic_id_number(random.Random(7100 + n))))
+    # Issue 6: the demo tourism authority is an e-license issuer of its licence type (create_issuer merges on reload);
+    # approvals call it once OPENZONE_TRAVEL_E_LICENSE_URL and _TOKEN (a token of this authority) are set.
+    e_license.create_issuer(session, org_id=session.scalar(select(Organisation.id).where(
+        Organisation.name == travel_licensing_demo.AUTHORITY[0])), license_types=["travel_agency_licence"])
     trade_vault_demo.load(session)
     return logins
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from openzone.cli import app
-from openzone.core import credit
+from openzone.core import credit, identity
 from openzone.db import transaction
+from openzone.services.e_license import service as e_license
 from openzone.services.travel_licensing import service
-from openzone.services.travel_licensing.demo import FIRMS
+from openzone.services.travel_licensing.demo import AUTHORITY, FIRMS
 
 runner = CliRunner()
 
@@ -26,3 +27,6 @@ def test_the_demo_shows_both_routes_a_late_deposit_and_a_published_record():
         assert len(overdue) == 1
         queued = [a for a in service.queue(session) if a.answers["name"] in names]
         assert len(queued) == 1 and queued[0].route == "ordinary"
+        authority = next(o for o in identity.organisations(session) if o.name == AUTHORITY[0])
+        [issuer] = [i for i in e_license.issuers(session) if i.org_id == authority.id]
+        assert "travel_agency_licence" in issuer.license_types
