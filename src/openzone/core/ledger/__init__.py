@@ -9,6 +9,8 @@ from openzone.core.ledger.domain import (
     commitment_of,
 )
 from openzone.core.ledger.models import Entry, PublishedCheckpoint
+from openzone.core.ledger.receipt_service import IssuedReceipt
+from openzone.core.ledger.receipt_service import issue as issue_receipt
 from openzone.core.ledger.service import (
     AuditReport,
     EntryNotFound,
@@ -75,6 +77,7 @@ __all__ = [
     "InvalidEntry",
     "InvalidProofRequest",
     "InvalidTilePath",
+    "IssuedReceipt",
     "LedgerInconsistent",
     "LedgerMisconfigured",
     "NoCheckpoint",
@@ -108,6 +111,7 @@ __all__ = [
     "export_tiles",
     "inclusion_proof",
     "integrate",
+    "issue_receipt",
     "latest_checkpoint",
     "list_witnesses",
     "log_origin",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -253,14 +252,11 @@ def aeo_score(session: Session, org_id: uuid.UUID) -> dict[str, Any]:
 
 
 def tlog_proof(session: Session, leaf_hash: str) -> bytes | None:
-    """Return an integrated entry's receipt in C2SP tlog-proof v1 form (the entry as `extra`), or None if pending."""
+    """Return an integrated entry's receipt (the ledger's C2SP tlog-proof file), or None while it is pending."""
     try:
-        proof = ledger.entry_proof(session, bytes.fromhex(leaf_hash))
+        return ledger.issue_receipt(session, bytes.fromhex(leaf_hash)).data
     except ledger.EntryNotFound:
         return None
-    lines = ["c2sp.org/tlog-proof@v1", "extra " + base64.b64encode(ledger.entry_bytes(proof.entry)).decode(),
-             f"index {proof.index}", *[base64.b64encode(h).decode() for h in proof.proof]]
-    return ("\n".join(lines) + "\n\n").encode() + ledger.served_note(proof.checkpoint)
 
 
 def audit_package(session: Session, org_id: uuid.UUID, sample: int = 20) -> bytes:
