@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 import pyotp
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,6 +25,7 @@ from openzone.kit import crypto
 from openzone.kit.time import utcnow
 from tests import builders
 
+ROOT = Path(__file__).resolve().parents[1]
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -94,3 +102,36 @@ def sms_text(session: Session, person_id) -> str:
     if message.content_enc is None:
         return message.body
     return crypto.decrypt(get_settings().secret("data"), message.content_enc, context=CONTENT_CONTEXT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(factory: str):
+    """Run an app factory ("module:function") with Uvicorn on a free port; yield its URL, then stop it."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError("server did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+    proc.stderr.close()

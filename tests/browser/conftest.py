@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
+
+from tests.helpers import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
@@ -19,39 +15,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 PHONE = {"width": 375, "height": 667}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(factory: str):
-    """Run an app factory ("module:function") with Uvicorn on a free port; yield its URL, then stop it."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            proc.wait()
-            raise RuntimeError("server did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stderr.close()
 
 
 @pytest.fixture(scope="module")

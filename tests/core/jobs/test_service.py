@@ -32,6 +32,30 @@ def _tick(session, payload):
     RAN.append("tick")
 
 
+CALLED_OUT: list[str] = []
+
+
+@jobs.handler("test.call_out", calls_out=True)
+def _call_out(transaction_factory, payload):
+    # The other side of the call (a server on the same SQLite file) must be able to write while this job waits for
+    # it: a write from another thread has to finish well within SQLite's 10 s busy timeout.
+    done = threading.Event()
+
+    def other_side():
+        with transaction_factory() as session:
+            jobs.enqueue(session, "test.record", {"tag": "other-side-" + payload["tag"]})
+        done.set()
+
+    thread = threading.Thread(target=other_side)
+    thread.start()
+    thread.join(timeout=5)
+    if not done.is_set():
+        raise RuntimeError("the other side could not write while the job waited")
+    if payload.get("fail"):
+        raise RuntimeError("the other side refused")
+    CALLED_OUT.append(payload["tag"])
+
+
 def _queue(kind, **payload):
     with transaction() as session:
         return jobs.enqueue(session, kind, payload).id
@@ -133,3 +157,46 @@ def test_heartbeat_is_what_healthz_reports(client):
         jobs.heartbeat(session, "w-health")
     body = client.get("/healthz").json()
     assert body == {"status": "ok", "database": "ok", "worker": "ok", "worker_heartbeat_at": body["worker_heartbeat_at"]}
+
+
+def test_a_job_that_calls_out_holds_no_transaction_while_it_waits_and_is_done_after():
+    tag = uuid.uuid4().hex
+    job_id = _queue("test.call_out", tag=tag)
+    jobs.run_once(transaction, "w1")
+    assert CALLED_OUT.count(tag) == 1
+    with transaction() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "done" and job.finished_at is not None and job.attempts == 1
+        assert session.scalar(select(func.count()).select_from(Job).where(
+            Job.kind == "test.record", Job.payload["tag"].as_string() == "other-side-" + tag)) == 1
+
+
+def test_a_job_that_calls_out_and_fails_is_retried_with_backoff():
+    tag = uuid.uuid4().hex
+    job_id = _queue("test.call_out", tag=tag, fail=True)
+    jobs.run_once(transaction, "w1")
+    with transaction() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "pending" and "refused" in job.last_error and job.run_at > utcnow()
+    assert tag not in CALLED_OUT
+
+
+def test_a_job_that_calls_out_is_not_run_or_marked_done_without_its_lease():
+    tag = uuid.uuid4().hex
+    job_id = _queue("test.call_out", tag=tag)
+    with transaction() as session:
+        assert job_id in jobs.claim(session, "w-a")
+    assert not jobs.run_calling_out(transaction, job_id, "w-b")
+    with transaction() as session:
+        assert session.get(Job, job_id).status == "running"
+        with pytest.raises(ValueError, match="calls out"):
+            jobs.run_job(session, job_id, "w-a")
+    assert jobs.run_calling_out(transaction, job_id, "w-a")
+    assert CALLED_OUT.count(tag) == 1
+
+
+def test_the_status_of_a_deduplicated_job_can_be_asked(session):
+    key = f"k-{uuid.uuid4()}"
+    assert jobs.status(session, key) is None
+    jobs.enqueue(session, "test.record", {"tag": "s"}, dedupe_key=key)
+    assert jobs.status(session, key) == "pending"

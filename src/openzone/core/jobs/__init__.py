@@ -10,9 +10,11 @@ from openzone.core.jobs.service import (
     last_heartbeat,
     record_failure,
     registered_kinds,
+    run_calling_out,
     run_job,
     run_once,
     schedule_recurring,
+    status,
     worker_name,
 )
 
@@ -26,8 +28,10 @@ __all__ = [
     "last_heartbeat",
     "record_failure",
     "registered_kinds",
+    "run_calling_out",
     "run_job",
     "run_once",
     "schedule_recurring",
+    "status",
     "worker_name",
 ]

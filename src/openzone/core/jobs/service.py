@@ -21,6 +21,9 @@ from openzone.kit.time import utcnow
 log = logging.getLogger("openzone.jobs")
 
 Handler = Callable[[Session, dict], None]
+# A handler that calls out (HTTP to another deployment) gets the transaction factory instead of a session, so no
+# database transaction, and on SQLite no write lock, is held while it waits for the other side.
+OutsideHandler = Callable[[Callable, dict], None]
 
 
 @dataclass(frozen=True)
@@ -32,15 +35,25 @@ class Recurring:
 
 
 _handlers: dict[str, Handler] = {}
+_calls_out: set[str] = set()
 _recurring: dict[str, Recurring] = {}
 LEASE = dt.timedelta(minutes=5)
 
 
-def handler(kind: str, *, every: dt.timedelta | None = None) -> Callable[[Handler], Handler]:
-    """Register the function that runs jobs of a kind, optionally recurring every interval."""
+def handler(kind: str, *, every: dt.timedelta | None = None, calls_out: bool = False) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of a kind, optionally recurring every interval.
+
+    With calls_out the function is called as fn(transaction, payload) outside any transaction: it opens its own
+    short transactions around a call to another system, and the job is marked done in a transaction of its own
+    afterwards. Such a job runs at least once, so the call must be idempotent (an Idempotency-Key).
+    """
 
     def register(fn: Handler) -> Handler:
         _handlers[kind] = fn
+        if calls_out:
+            _calls_out.add(kind)
+        else:
+            _calls_out.discard(kind)
         if every is not None:
             _recurring[kind] = Recurring(kind, every)
         return fn
@@ -135,12 +148,49 @@ def run_job(session: Session, job_id: uuid.UUID, worker_id: str) -> bool:
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.status != "running" or job.locked_by != worker_id:
         return False
+    if job.kind in _calls_out:
+        raise ValueError(f"job kind {job.kind!r} calls out: run it with run_calling_out")
     _handlers[job.kind](session, dict(job.payload))
     job.status = "done"
     job.finished_at = utcnow()
     job.locked_until = None
     session.flush()
     return True
+
+
+def _leased_payload(session: Session, job_id: uuid.UUID, worker_id: str) -> dict | None:
+    job = session.get(Job, job_id)
+    if job is None or job.status != "running" or job.locked_by != worker_id:
+        return None
+    return dict(job.payload)
+
+
+def _finish(session: Session, job_id: uuid.UUID, worker_id: str) -> bool:
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status != "running" or job.locked_by != worker_id:
+        return False
+    job.status = "done"
+    job.finished_at = utcnow()
+    job.locked_until = None
+    session.flush()
+    return True
+
+
+def run_calling_out(transaction: Callable, job_id: uuid.UUID, worker_id: str) -> bool:
+    """Run one leased calls-out job with no transaction held during its call; return False if the lease was lost."""
+    with transaction() as session:
+        kind = session.scalar(select(Job.kind).where(Job.id == job_id))
+        payload = _leased_payload(session, job_id, worker_id)
+    if payload is None:
+        return False
+    _handlers[kind](transaction, payload)
+    with transaction() as session:
+        return _finish(session, job_id, worker_id)
+
+
+def status(session: Session, dedupe_key: str) -> str | None:
+    """Return the status of the job queued under a dedupe key (pending, running, done, failed), or None."""
+    return session.scalar(select(Job.status).where(Job.dedupe_key == dedupe_key))
 
 
 def record_failure(session: Session, job_id: uuid.UUID, error: BaseException) -> None:
@@ -165,8 +215,12 @@ def run_once(transaction: Callable, worker_id: str, *, limit: int = 10) -> int:
         heartbeat(session, worker_id)
         schedule_recurring(session)
         leased = claim(session, worker_id, limit=limit)
+        outside = {job_id for job_id in leased if session.get(Job, job_id).kind in _calls_out}
     for job_id in leased:
         try:
+            if job_id in outside:
+                run_calling_out(transaction, job_id, worker_id)
+                continue
             with transaction() as session:
                 run_job(session, job_id, worker_id)
         except Exception as exc:  # noqa: BLE001 - a failing job must not stop the worker

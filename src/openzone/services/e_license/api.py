@@ -153,12 +153,17 @@ def update(license_id: uuid.UUID, body: schemas.LicenseUpdate, principal: Princi
 
 def _status(action: str):
     def change(license_id: uuid.UUID, body: schemas.StatusChange, principal: Principal = Depends(ISSUE),
-               session: Session = Depends(request_session)):
-        return license_out(service.change_status(session, issuer_org_id=issuer_org(session, principal),
-                                                 license_id=license_id, action=action, reason=body.reason))
+               session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+        return idempotency.respond(
+            session, principal, key, scope=f"e_license.{action}",
+            request={"license": str(license_id), **body.model_dump(mode="json")}, status_code=200,
+            produce=lambda: license_out(service.change_status(session, issuer_org_id=issuer_org(session, principal),
+                                                              license_id=license_id, action=action,
+                                                              reason=body.reason)))
     change.__doc__ = {"suspend": "Suspend a license with the issuer's reason (its suspension bit is set).",
                       "reinstate": "Reinstate a suspended license (its suspension bit is cleared).",
                       "revoke": "Revoke a license for good with the issuer's reason (its revocation bit is set)."}[action]
+    change.__doc__ += " A retry with the same Idempotency-Key returns the first response."
     change.__name__ = action
     return change
 

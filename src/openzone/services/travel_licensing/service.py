@@ -8,6 +8,7 @@ import json
 import statistics as stats
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,9 @@ E_LICENSE_ISSUED = "travel_licensing.e_license_issued"
 # The e-license catalogue's code for 旅行社业务经营许可证 (services/e_license/data/license_types.json).
 E_LICENSE_TYPE = "travel_agency_licence"
 E_LICENSE_ISSUE_PATH = "/api/v1/e-license/licenses"
+E_LICENSE_REVOKE_PATH = "/api/v1/e-license/licenses/{id}/revoke"
+E_LICENSE_REVOKE_JOB = "travel_licensing.e_license_revoke"
+E_LICENSE_REVOKED = "travel_licensing.e_license_revoked"
 
 
 def _sha(data: bytes | str) -> str:
@@ -557,24 +561,88 @@ def store_e_license(session: Session, *, licence_id: uuid.UUID, issued: dict) ->
     return licence
 
 
-def send_e_license(session: Session, *, licence_id: uuid.UUID, http: httpx.Client, token: str) -> Licence:
-    """Issue a licence as an e-license unless that was done already, and keep the returned id."""
-    licence = get_licence(session, licence_id)
-    if licence.e_license_id is not None:
-        return licence
-    body = e_license_request(licence, session.get(Application, licence.application_id))
-    return store_e_license(session, licence_id=licence.id,
-                           issued=post_e_license(http, token=token, number=licence.number, body=body))
+def deliver_e_license(transaction: Callable, *, licence_id: uuid.UUID, http: httpx.Client,
+                      token: str) -> uuid.UUID | None:
+    """Issue a licence as an e-license unless it was issued or revoked already; return the e-license id.
+
+    No transaction is held during the call, so an e-license service on the same SQLite file can write meanwhile.
+    """
+    with transaction() as session:
+        licence = get_licence(session, licence_id)
+        if licence.e_license_id is not None or licence.status == "revoked":
+            # A licence revoked before its e-license went out is never issued as one.
+            return licence.e_license_id
+        number = licence.number
+        body = e_license_request(licence, session.get(Application, licence.application_id))
+    issued = post_e_license(http, token=token, number=number, body=body)
+    with transaction() as session:
+        return store_e_license(session, licence_id=licence_id, issued=issued).e_license_id
 
 
-@jobs.handler(E_LICENSE_JOB)
-def _e_license_job(session: Session, payload: dict) -> None:
+@jobs.handler(E_LICENSE_JOB, calls_out=True)
+def _e_license_job(transaction: Callable, payload: dict) -> None:
     settings = get_travel_settings()
     if not settings.e_license_enabled:
         return
     with httpx.Client(base_url=settings.e_license_url, timeout=30) as http:
-        send_e_license(session, licence_id=uuid.UUID(payload["licence_id"]), http=http,
-                       token=settings.e_license_token.get_secret_value())
+        deliver_e_license(transaction, licence_id=uuid.UUID(payload["licence_id"]), http=http,
+                          token=settings.e_license_token.get_secret_value())
+
+
+def queue_e_license_revocation(session: Session, licence: Licence, *, reason: str,
+                               settings: TravelSettings) -> bool:
+    """Queue the revocation of a revoked licence's e-license in the revoking transaction when configured."""
+    if not settings.e_license_enabled:
+        return False
+    jobs.enqueue(session, E_LICENSE_REVOKE_JOB, {"licence_id": str(licence.id), "reason": reason[:500]},
+                 dedupe_key=f"travel-licensing-el-revoke-{licence.id}", max_attempts=settings.e_license_max_attempts)
+    return True
+
+
+def post_e_license_revocation(http: httpx.Client, *, token: str, e_license_id: uuid.UUID, number: str,
+                              reason: str) -> dict | None:
+    """POST a revocation to the issuer API; return the revoked e-license, None if it was revoked already, or raise."""
+    response = http.post(E_LICENSE_REVOKE_PATH.format(id=e_license_id), json={"reason": reason}, headers={
+        "authorization": f"Bearer {token}", "accept": "application/json", "idempotency-key": f"revoke-{number}"})
+    if response.status_code == 409:
+        # The issuer API refuses a revocation only when the e-license is revoked already (revocation is final).
+        return None
+    if response.status_code != 200:
+        raise ELicenseCallFailed(f"e-license issuer API answered {response.status_code}: {response.text[:500]}")
+    return response.json()
+
+
+def revoke_e_license(transaction: Callable, *, licence_id: uuid.UUID, reason: str, http: httpx.Client,
+                     token: str) -> bool:
+    """Revoke the e-license of a revoked licence; return False when no e-license was issued for it.
+
+    Raises while the licence's issue job may still deliver one, so the job retries after it.
+    """
+    with transaction() as session:
+        # The issue job's status is read before the licence: an issue job seen finished stored its id before.
+        issuing = jobs.status(session, f"travel-licensing-el-{licence_id}")
+        licence = get_licence(session, licence_id)
+        if licence.e_license_id is None:
+            if issuing in ("pending", "running"):
+                raise ELicenseCallFailed("the e-license of this licence is still being issued; revoking after it")
+            return False
+        e_license_id, number = licence.e_license_id, licence.number
+    revoked = post_e_license_revocation(http, token=token, e_license_id=e_license_id, number=number, reason=reason)
+    with transaction() as session:
+        ledger.record(session, E_LICENSE_REVOKED, actor_org_id=None,
+                      digests={"vc": "sha256:" + revoked["vc_digest"]} if revoked else {},
+                      data={"licence": number, "e_license": str(e_license_id), "already": revoked is None})
+    return True
+
+
+@jobs.handler(E_LICENSE_REVOKE_JOB, calls_out=True)
+def _e_license_revoke_job(transaction: Callable, payload: dict) -> None:
+    settings = get_travel_settings()
+    if not settings.e_license_enabled:
+        return
+    with httpx.Client(base_url=settings.e_license_url, timeout=30) as http:
+        revoke_e_license(transaction, licence_id=uuid.UUID(payload["licence_id"]), reason=payload["reason"],
+                         http=http, token=settings.e_license_token.get_secret_value())
 
 
 def e_license_url(licence: Licence) -> str | None:
@@ -848,6 +916,9 @@ def revoke(session: Session, *, licence: Licence, found_on: dt.date, actor_org_i
         "licence": licence.number, "on": found_on.isoformat(), "basis": basis,
         "bars": [{"kind": k.value, "until": domain.bar_until(k, found_on).isoformat(), "citation": domain.BAR_RULES[k][1]}
                  for k in BarKind]})
+    # The e-license issued for the licence is revoked too, over the issuer API, once this transaction commits.
+    queue_e_license_revocation(session, licence, reason=f"许可已吊销（{licence.number}），依据：{basis}",
+                               settings=get_travel_settings())
     notify.send(session, person_id=app.applicant_person_id, subject=f"{licence.number}：许可已被吊销",
                 body=f"依据：{basis}。/travel-licensing/applications/{app.id}",
                 subject_en=f"{licence.number}: licence revoked", body_en=f"Basis: {basis}.")
