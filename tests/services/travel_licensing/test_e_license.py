@@ -9,8 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from openzone.core import identity
-from openzone.core import jobs, ledger
+from openzone.core import identity, jobs, ledger
 from openzone.core.identity.models import Person
 from openzone.core.jobs.models import Job
 from openzone.db import transaction

@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from openzone.core import calendar, credit, ledger
 from openzone.core.notify.models import Message
+from openzone.kit.errors import ValidationFailed
 from openzone.kit.time import CST
 from openzone.services.travel_licensing import service
+from tests import builders
 from tests.services.travel_licensing.builders import create_application, create_firm, create_officers
 
 
@@ -238,3 +240,15 @@ def test_no_branch_or_top_up_on_a_revoked_licence_and_no_empty_top_up(session):
     with pytest.raises(service.WrongState):
         service.order_top_up(session, licence=licence, amount_fen=100, actor_org_id=agency.id,
                              today=dt.date(2024, 10, 21))
+
+
+def test_the_draft_is_pre_filled_with_the_firms_registered_name_and_code_and_only_that_code_is_taken(session):
+    org, person = create_firm(session)
+    app = service.start_application(session, org_id=org.id, person_id=person.id)
+    assert (app.answers["name"], app.answers["uscc"]) == (org.name, org.uscc)
+    other = builders.create_org(session, kind="enterprise")
+    with pytest.raises(ValidationFailed) as refused:
+        service.save_step(session, application=app, step="enterprise", form={"name": org.name, "uscc": other.uscc})
+    assert refused.value.errors[0]["field"] == "uscc" and org.uscc in refused.value.detail
+    service.save_step(session, application=app, step="enterprise", form={"name": org.name, "uscc": org.uscc.lower()})
+    assert app.answers["uscc"] == org.uscc

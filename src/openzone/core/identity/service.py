@@ -436,25 +436,26 @@ def revoke_token(session: Session, token_id: uuid.UUID, *, allowed_orgs: set[uui
 
 @dataclass(frozen=True)
 class OrgEntry:
-    """Name an active organisation for other modules' pages: id, names and kind."""
+    """Name an active organisation for other modules' pages: id, names, kind and unified social credit code."""
 
     id: uuid.UUID
     name: str
     name_en: str
     kind: str
+    uscc: str | None = None
 
 
 def organisation(session: Session, org_id: uuid.UUID) -> OrgEntry | None:
     """Return an active organisation's names and kind, or None."""
-    row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind)
-                          .where(Organisation.id == org_id, Organisation.active.is_(True))).first()
+    row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind,
+                                 Organisation.uscc).where(Organisation.id == org_id, Organisation.active.is_(True))).first()
     return OrgEntry(*row) if row else None
 
 
 def organisations(session: Session, ids: Iterable[uuid.UUID] | None = None) -> list[OrgEntry]:
     """List active organisations (all, or those with the given ids) by name."""
-    stmt = select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind).where(
-        Organisation.active.is_(True))
+    stmt = select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind,
+                  Organisation.uscc).where(Organisation.active.is_(True))
     if ids is not None:
         wanted = list(set(ids))
         if not wanted:

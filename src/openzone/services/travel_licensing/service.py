@@ -100,6 +100,8 @@ def start_application(session: Session, *, org_id: uuid.UUID, person_id: uuid.UU
     last = session.scalar(select(Application).where(Application.org_id == org_id)
                           .order_by(Application.created_at.desc()).limit(1))
     answers = {"name": org.name, "business_scope": list(domain.BUSINESS_SCOPE)}
+    if org.uscc:
+        answers["uscc"] = org.uscc
     if last is not None:
         # Pre-fill from the firm's last application, as ATOL renewals do (peers.md §4); the ID number is re-entered.
         answers |= {k: v for k, v in last.answers.items() if k != "legal_rep_id_masked"}
@@ -150,6 +152,13 @@ def save_step(session: Session, *, application: Application, step: str, form: di
         except ValidationFailed as exc:
             exc.errors = [{"field": "uscc", "code": "uscc", "message": exc.detail, "message_en": exc.detail_en}]
             raise
+        registered = identity.organisation(session, application.org_id)
+        if registered is not None and registered.uscc and a["uscc"] != registered.uscc:
+            # A firm applies under its own registered code only (the credit checks and the licence use it).
+            zh = f"统一社会信用代码须与本企业登记的一致：{registered.uscc}"
+            en = f"The code must be the one registered for this enterprise: {registered.uscc}"
+            raise ValidationFailed(zh, en, errors=[{"field": "uscc", "code": "registered", "message": zh,
+                                                   "message_en": en}])
     elif step == "legal_rep":
         a["legal_rep_name"] = _text(form, "legal_rep_name", "请填写法定代表人姓名", "Enter the legal representative's name",
                                     max_len=50)
