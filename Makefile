@@ -25,13 +25,17 @@ $(VENDORED): assets/package-lock.json scripts/vendor_assets.py
 	@$(PY) scripts/vendor_assets.py
 	@touch $@
 
+# The demo's travel-licensing approvals issue e-licenses over the issuer API of this same server (issue 6).
+DEMO_ENV := OPENZONE_DEMO_MODE=true OPENZONE_TRAVEL_E_LICENSE_URL=http://127.0.0.1:8000 \
+	OPENZONE_TRAVEL_E_LICENSE_TOKEN_FILE=var/secrets/travel-e-license.token
+
 run: install
 	@$(PY) -m openzone.cli init
-	@OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli demo load
+	@$(DEMO_ENV) $(PY) -m openzone.cli demo load
 	@echo "OpenZone: http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/api/docs)"
-	@OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli worker & worker=$$!; \
+	@$(DEMO_ENV) $(PY) -m openzone.cli worker & worker=$$!; \
 	  trap "kill $$worker 2>/dev/null" EXIT INT TERM; \
-	  OPENZONE_DEMO_MODE=true $(PY) -m openzone.cli serve --host 127.0.0.1 --port 8000
+	  $(DEMO_ENV) $(PY) -m openzone.cli serve --host 127.0.0.1 --port 8000
 
 test: install
 	@scripts/system-deps.sh test

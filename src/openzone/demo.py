@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openzone.config import get_settings
 from openzone.core import ledger
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
@@ -100,11 +102,33 @@ def load(session: Session) -> list[DemoLogin]:
         session, password_hash=password_hash, uscc=lambda n: synthetic_uscc(random.Random(6100 + n)),
         id_number=lambda n: synthetic_id_number(random.Random(7100 + n))))
     # Issue 6: the demo tourism authority is an e-license issuer of its licence type (create_issuer merges on reload);
-    # approvals call it once OPENZONE_TRAVEL_E_LICENSE_URL and _TOKEN (a token of this authority) are set.
-    e_license.create_issuer(session, org_id=session.scalar(select(Organisation.id).where(
-        Organisation.name == travel_licensing_demo.AUTHORITY[0])), license_types=["travel_agency_licence"])
+    # approvals call it once OPENZONE_TRAVEL_E_LICENSE_URL and a token of this authority are set (`make run` does).
+    authority_id = session.scalar(select(Organisation.id).where(Organisation.name == travel_licensing_demo.AUTHORITY[0]))
+    e_license.create_issuer(session, org_id=authority_id, license_types=["travel_agency_licence"])
+    _travel_e_license_token(session, authority_id)
+    travel_licensing_demo.queue_e_licenses(session)
     trade_vault_demo.load(session)
     return logins
+
+
+TRAVEL_E_LICENSE_TOKEN = "travel-e-license.token"  # noqa: S105 - a file name, not a secret
+
+
+def _travel_e_license_token(session: Session, authority_id) -> None:
+    """Keep a live write token of the demo tourism authority's clerk in var/secrets for the e-license calls."""
+    path = get_settings().var_dir / "secrets" / TRAVEL_E_LICENSE_TOKEN
+    if path.is_file() and service.resolve_token(session, path.read_text().strip()) is not None:
+        return
+    clerk = session.scalar(select(Person).where(Person.email == travel_licensing_demo.STAFF[0][0]))
+    _, secret = service.create_token(session, person=clerk, org_id=authority_id, name="旅行社许可证电子证照签发（演示）",
+                                     scopes=["write"], days=domain.MAX_TOKEN_DAYS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(secret + "\n")
+    os.chmod(tmp, 0o600)
+    # A token left by an earlier database that no longer resolves is replaced whole.
+    os.replace(tmp, path)
 
 
 ORG_REGISTERED = "identity.organisation_registered"

@@ -6,11 +6,14 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
 from openzone.kit.time import CST, today_cst
 from openzone.services.travel_licensing import service
+from openzone.services.travel_licensing.models import Licence
+from openzone.services.travel_licensing.settings import get_travel_settings
 
 AUTHORITY = ("北京市文化和旅游局旅行社审批处（演示）", "Beijing Culture and Tourism Bureau, travel-agency licensing (demo)")
 STAFF = (("clerk@travel.demo.openzone.cn", "陈审批", "official", "clerk"),
@@ -76,3 +79,12 @@ def load(session: Session, *, password_hash: str, uscc: Callable[[int], str],
     # The late deposit of the second firm is flagged by the same sweep the worker runs.
     service.sweep(session, today=today)
     return logins
+
+
+def queue_e_licenses(session: Session) -> int:
+    """Queue the e-license issue of every valid demo licence that has none yet, when the feature is configured."""
+    settings = get_travel_settings()
+    if not settings.e_license_enabled:
+        return 0
+    licences = session.scalars(select(Licence).where(Licence.status == "valid", Licence.e_license_id.is_(None)))
+    return sum(service.queue_e_license(session, licence, settings) for licence in licences)

@@ -525,13 +525,13 @@ def _approve(session: Session, application: Application, *, now: dt.datetime, au
 
 
 def queue_e_license(session: Session, licence: Licence, settings: TravelSettings) -> bool:
-    """Queue the e-license issue of a licence in the caller's transaction when the feature is configured."""
+    """Queue the e-license issue of a licence in the caller's transaction when configured; say whether it was queued."""
     if not settings.e_license_enabled:
         return False
     # Same transaction as the approval: the job exists exactly when the licence does; a failing call only retries.
-    jobs.enqueue(session, E_LICENSE_JOB, {"licence_id": str(licence.id)}, dedupe_key=f"travel-licensing-el-{licence.id}",
-                 max_attempts=settings.e_license_max_attempts)
-    return True
+    return jobs.enqueue(session, E_LICENSE_JOB, {"licence_id": str(licence.id)},
+                        dedupe_key=f"travel-licensing-el-{licence.id}",
+                        max_attempts=settings.e_license_max_attempts) is not None
 
 
 def e_license_request(licence: Licence, application: Application) -> dict:
@@ -595,7 +595,7 @@ def _e_license_job(transaction: Callable, payload: dict) -> None:
         return
     with httpx.Client(base_url=settings.e_license_url, timeout=30) as http:
         deliver_e_license(transaction, licence_id=uuid.UUID(payload["licence_id"]), http=http,
-                          token=settings.e_license_token.get_secret_value())
+                          token=settings.e_license_secret())
 
 
 def queue_e_license_revocation(session: Session, licence: Licence, *, reason: str,
@@ -651,7 +651,7 @@ def _e_license_revoke_job(transaction: Callable, payload: dict) -> None:
         return
     with httpx.Client(base_url=settings.e_license_url, timeout=30) as http:
         revoke_e_license(transaction, licence_id=uuid.UUID(payload["licence_id"]), reason=payload["reason"],
-                         http=http, token=settings.e_license_token.get_secret_value())
+                         http=http, token=settings.e_license_secret())
 
 
 def e_license_url(licence: Licence) -> str | None:

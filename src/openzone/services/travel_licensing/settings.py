@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,12 +34,23 @@ class TravelSettings(BaseSettings):
     e_license_url: str = ""
     # The issuing authority's own API token (scope write) in the e-license service; a secret, from the environment.
     e_license_token: SecretStr | None = None
+    # Or a file holding the token (mode 0600), read at each call so a rotated token takes effect without a restart;
+    # the demo writes one for its tourism authority (var/secrets/travel-e-license.token).
+    e_license_token_file: Path | None = None
     e_license_max_attempts: int = Field(default=8, ge=1, le=20)
+
+    def e_license_secret(self) -> str:
+        """Return the issuer token from the setting or else from the token file, or "" when neither gives one."""
+        if self.e_license_token and self.e_license_token.get_secret_value():
+            return self.e_license_token.get_secret_value()
+        if self.e_license_token_file and self.e_license_token_file.is_file():
+            return self.e_license_token_file.read_text().strip()
+        return ""
 
     @property
     def e_license_enabled(self) -> bool:
         """Tell whether both the e-license base URL and the issuer token are set."""
-        return bool(self.e_license_url and self.e_license_token and self.e_license_token.get_secret_value())
+        return bool(self.e_license_url and self.e_license_secret())
 
 
 @lru_cache
