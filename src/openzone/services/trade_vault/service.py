@@ -53,9 +53,9 @@ def blob_root() -> Path:
     return get_settings().var_dir / "trade_vault" / "blobs"
 
 
-def blob_path(sha256: str) -> Path:
+def blob_path(sha256: str, root: Path | None = None) -> Path:
     """Return where the blob with this SHA-256 lives: two levels of fan-out keep folders small."""
-    return blob_root() / sha256[:2] / sha256[2:4] / sha256
+    return (root or blob_root()) / sha256[:2] / sha256[2:4] / sha256
 
 
 FSYNC_THREADS = 16
@@ -73,15 +73,16 @@ def store_blobs(blobs: Mapping[str, bytes]) -> None:
     """Write blobs under their SHA-256 names: temporary files, fsynced together, renamed, each folder fsynced once."""
     todo: list[tuple[Path, Path]] = []
     folders: set[Path] = set()
+    root = blob_root()
     try:
         for sha, data in blobs.items():
-            path = blob_path(sha)
+            path = blob_path(sha, root)
             if path.exists():
                 continue
             if not path.parent.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # A new folder's name lives in its parent folders: make those durable too.
-                folders.update((path.parent.parent, blob_root()))
+                folders.update((path.parent.parent, root))
             tmp = path.with_name(f".{sha}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
             todo.append((tmp, path))
             tmp.write_bytes(data)
