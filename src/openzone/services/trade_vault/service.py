@@ -6,19 +6,23 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import multiprocessing
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import ledger, search
 from openzone.kit.errors import NotFound, Problem, ValidationFailed, problem
+from openzone.kit.ids import new_id
 from openzone.kit.time import today_cst, utcnow
 from openzone.services.trade_vault import domain
 from openzone.services.trade_vault.models import Blob, Document, Dossier, DossierKey
@@ -29,6 +33,9 @@ WITHDRAWN = "trade_vault.document.withdrawn"
 RECLASSIFIED = "trade_vault.document.reclassified"
 SOURCES = frozenset({"web", "api", "demo", "bench"})
 MAX_TAGS = 20
+# Rows or values per statement in bulk reads and writes (well under SQLite's and PostgreSQL's parameter limits).
+CHUNK = 500
+REBATE_SET_CATEGORIES = ("contract", "transport")
 
 DocumentExists = problem("trade-vault-document-exists", 409, "该文件已存档", "This file is already on file")
 RetentionActive = problem("trade-vault-retention-active", 409, "保存期限内的单证不能撤回",
@@ -46,25 +53,60 @@ def blob_root() -> Path:
     return get_settings().var_dir / "trade_vault" / "blobs"
 
 
-def blob_path(sha256: str) -> Path:
+def blob_path(sha256: str, root: Path | None = None) -> Path:
     """Return where the blob with this SHA-256 lives: two levels of fan-out keep folders small."""
-    return blob_root() / sha256[:2] / sha256[2:4] / sha256
+    return (root or blob_root()) / sha256[:2] / sha256[2:4] / sha256
+
+
+FSYNC_THREADS = 16
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def store_blobs(blobs: Mapping[str, bytes]) -> None:
+    """Write blobs under their SHA-256 names: temporary files, fsynced together, renamed, each folder fsynced once."""
+    todo: list[tuple[Path, Path]] = []
+    folders: set[Path] = set()
+    root = blob_root()
+    try:
+        for sha, data in blobs.items():
+            path = blob_path(sha, root)
+            if path.exists():
+                continue
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # A new folder's name lives in its parent folders: make those durable too.
+                folders.update((path.parent.parent, root))
+            tmp = path.with_name(f".{sha}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+            todo.append((tmp, path))
+            tmp.write_bytes(data)
+            folders.add(path.parent)
+        if not todo:
+            return
+        # fsync waits for the disk; fsyncs issued together share journal commits (on this machine's ext4, 300 files
+        # take 0.06 s from 16 threads against 0.74 s one after another).
+        with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, len(todo) + len(folders))) as threads:
+            list(threads.map(_fsync, [tmp for tmp, _ in todo]))
+            for tmp, path in todo:
+                # rename is atomic within one file system: readers see the whole blob or none.
+                os.replace(tmp, path)
+            todo = []
+            list(threads.map(_fsync, sorted(folders)))
+    finally:
+        for tmp, _ in todo:
+            tmp.unlink(missing_ok=True)
 
 
 def store_blob(data: bytes) -> str:
-    """Write bytes under their SHA-256 (temporary file, fsync, rename) and return the hex digest; idempotent."""
+    """Write bytes under their SHA-256 (temporary file, fsync, rename, folder fsync) and return the digest; idempotent."""
     sha = hashlib.sha256(data).hexdigest()
-    path = blob_path(sha)
-    if path.exists():
-        return sha
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{sha}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    # rename is atomic within one file system: readers see the whole blob or none.
-    os.replace(tmp, path)
+    store_blobs({sha: data})
     return sha
 
 
@@ -178,6 +220,46 @@ class BatchReport:
     refused: list[tuple[str, Problem]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """Name one file to file, with the category and tags its uploader chose, if any."""
+
+    filename: str
+    data: bytes
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Hold what the checks and parsers made of one file: everything its rows need but the database's answers."""
+
+    filename: str
+    sha256: str
+    size: int
+    kind: domain.FileKind
+    doc_type: str
+    number: str
+    issued_on: dt.date | None
+    currency: str
+    total: str
+    sample: bool
+    # An export declaration makes its dossier an export-rebate set (domain-rules.md §7).
+    export: bool
+    text: str
+    category: domain.Category
+    category_manual: bool
+    tags: list[str]
+    fields: dict[str, Any]
+    references: dict[str, str]
+    counterparty: str
+    country: str
+    start_on: dt.date
+    retain_until: dt.date
+    retention_rule: str
+    rebate_set: bool
+
+
 def _counterparty(parsed: domain.Parsed | None, own_name: str) -> tuple[str, str]:
     if parsed is None:
         return "", ""
@@ -211,13 +293,10 @@ def _start_on(parsed: domain.Parsed | None) -> dt.date:
     return today_cst()
 
 
-def file_document(session: Session, *, org_id: uuid.UUID, filename: str, data: bytes, source: str = "web",
-                  uploaded_by: uuid.UUID | None = None, category: str | None = None, tags: Sequence[str] = (),
-                  own_name: str = "", limits: domain.Limits = domain.LIMITS) -> Filed:
-    """File one (non-ZIP) document: check and parse it, store its blob, record it on the ledger, index and group it."""
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
-    filename = (Path(filename.replace("\\", "/")).name or "document")[:255]
+def prepare(upload: Upload, *, own_name: str = "", limits: domain.Limits = domain.LIMITS) -> Prepared:
+    """Check, parse and classify one (non-ZIP) file without touching the database or the blob store."""
+    data = upload.data
+    filename = (Path(upload.filename.replace("\\", "/")).name or "document")[:255]
     kind = domain.sniff(data, filename, limits)
     if kind is domain.FileKind.ZIP:
         raise domain.FileRefused("压缩包请用批量上传", "Upload ZIP batches through the batch upload",
@@ -228,18 +307,13 @@ def file_document(session: Session, *, org_id: uuid.UUID, filename: str, data: b
     if kind is domain.FileKind.PDF:
         text = pdf_text(data, limits)
     chosen = extracted.category if parsed else domain.classify(filename=filename, text=text)
-    if category:
+    if upload.category:
         try:
-            chosen = domain.Category(category)
+            chosen = domain.Category(upload.category)
         except ValueError as exc:
             raise ValidationFailed("未知的单证类别", "Unknown document category",
                                    errors=[{"field": "category", "code": "enum"}]) from exc
-    tags_clean = _clean_tags(tags)
-    sha = hashlib.sha256(data).hexdigest()
-    existing = session.scalar(select(Document).where(Document.org_id == org_id, Document.sha256 == sha))
-    if existing is not None:
-        raise DocumentExists(f"相同内容的文件已存档：{existing.filename}", f"A file with the same content is on file: {existing.filename}",
-                             document_id=str(existing.id), errors=[{"field": "file", "code": "duplicate"}])
+    tags_clean = _clean_tags(upload.tags)
     references = dict(parsed.references) if parsed else domain.references_in_text(text)
     fields = parsed.to_json() if parsed else {"references": references, "parties": [], "lines": [], "hs_codes": []}
     if parsed is None and kind is domain.FileKind.PDF:
@@ -252,50 +326,172 @@ def file_document(session: Session, *, org_id: uuid.UUID, filename: str, data: b
     rebate = chosen is domain.Category.EXPORT_REBATE or "出口退税" in tags_clean
     kept = domain.retention(chosen, start_on=start, rebate_set=rebate,
                             supervision_until=dt.date.fromisoformat(supervision) if supervision else None)
-    # The blob is written only after every check passed; a later database failure leaves at most an unreferenced
-    # blob, which is harmless in a content-addressed store (the next upload of those bytes reuses it).
-    store_blob(data)
-    if session.get(Blob, sha) is None:
-        session.add(Blob(sha256=sha, size=len(data), media_type=domain.MEDIA_TYPES[kind]))
-    doc = Document(id=uuid.uuid4(), org_id=org_id, sha256=sha, filename=filename, size=len(data), file_kind=kind.value,
-                   doc_type=parsed.doc_type if parsed else "", number=(parsed.number if parsed else "")[:100],
-                   category=chosen.value, category_manual=bool(category), tags=tags_clean, fields=fields,
-                   text=text, issued_on=parsed.issued_on if parsed else None,
-                   currency=(parsed.currency if parsed else "")[:3],
-                   total=str(parsed.total) if parsed and parsed.total is not None else "",
-                   counterparty=counterparty, country=country, retention_start_on=start, retain_until=kept.until,
-                   retention_rule=kept.rule.code, rebate_set=rebate, sample=bool(parsed and parsed.sample),
-                   source=source, uploaded_by=uploaded_by, leaf_hash="")
-    session.add(doc)
+    return Prepared(
+        filename=filename, sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind=kind,
+        doc_type=parsed.doc_type if parsed else "", number=(parsed.number if parsed else "")[:100],
+        issued_on=parsed.issued_on if parsed else None, currency=(parsed.currency if parsed else "")[:3],
+        total=str(parsed.total) if parsed and parsed.total is not None else "", sample=bool(parsed and parsed.sample),
+        export=parsed is not None and parsed.extra.get("direction") == "export", text=text, category=chosen,
+        category_manual=bool(upload.category), tags=tags_clean, fields=fields, references=references,
+        counterparty=counterparty, country=country, start_on=start, retain_until=kept.until,
+        retention_rule=kept.rule.code, rebate_set=rebate)
+
+
+def _prepare_quietly(job: tuple[Upload, str, domain.Limits]) -> Prepared | None:
+    """Prepare one file in a worker process, or return None if it is refused."""
+    upload, own_name, limits = job
+    try:
+        return prepare(upload, own_name=own_name, limits=limits)
+    except Exception:  # noqa: BLE001
+        # Problem classes are made at run time and do not pickle: the caller prepares a refused file again in its
+        # own process, where the same checks raise the same problem (or any other error) with its real type.
+        return None
+
+
+def parsing_pool(processes: int) -> ProcessPoolExecutor:
+    """Start worker processes that check and parse files for file_documents (bulk writers only; close it after use)."""
+    # spawn: the workers start clean, whatever threads or connections the caller holds.
+    return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
+
+
+def prepare_files(uploads: Sequence[Upload], *, own_name: str = "", limits: domain.Limits = domain.LIMITS,
+                  pool: Executor | None = None) -> list[Prepared | Problem]:
+    """Check and parse files (in `pool`'s worker processes if given): each one's Prepared, or the Problem refusing it."""
+    jobs = [(u, own_name, limits) for u in uploads]
+    done: list[Prepared | None] = [None] * len(jobs)
+    if pool is not None and len(jobs) > 1:
+        done = list(pool.map(_prepare_quietly, jobs, chunksize=max(1, min(32, len(jobs) // 8))))
+    out: list[Prepared | Problem] = []
+    for (upload, _, _), result in zip(jobs, done, strict=True):
+        if result is None:
+            try:
+                result = prepare(upload, own_name=own_name, limits=limits)
+            except Problem as refused:
+                out.append(refused)
+                continue
+        out.append(result)
+    return out
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def file_documents(session: Session, *, org_id: uuid.UUID, uploads: Sequence[Upload], source: str = "web",
+                   uploaded_by: uuid.UUID | None = None, own_name: str = "", limits: domain.Limits = domain.LIMITS,
+                   pool: Executor | None = None, prepared: Sequence[Prepared | Problem] | None = None) -> BatchReport:
+    """File (non-ZIP) files together, each filed or refused as if filed one by one, with a few statements in all.
+
+    Every file is checked and parsed first (in `pool`'s worker processes if given, or beforehand by prepare_files
+    with the same own_name and limits, passed as `prepared`, so that a bulk writer can parse its next batch while this
+    one is written); a refused file is reported with its problem and nothing of it is stored. The accepted ones are
+    then written together: their blobs fsynced as one round, one multi-row insert per table, one ledger entry each
+    (the ledger batches their inserts), dossiers grouped in memory in file order, and one search-index call.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    report = BatchReport()
+    if prepared is None:
+        prepared = prepare_files(uploads, own_name=own_name, limits=limits, pool=pool)
+    elif len(prepared) != len(uploads):
+        raise ValueError("prepared must hold one result per upload")
+    shas = sorted({p.sha256 for p in prepared if isinstance(p, Prepared)})
+    on_file: dict[str, tuple[str, uuid.UUID]] = {}
+    for chunk in _chunks(shas):
+        for sha, name, doc_id in session.execute(select(Document.sha256, Document.filename, Document.id)
+                                                 .where(Document.org_id == org_id, Document.sha256.in_(chunk))):
+            on_file[sha] = (name, doc_id)
+    accepted: list[tuple[Upload, Prepared, uuid.UUID]] = []
+    for upload, p in zip(uploads, prepared, strict=True):
+        if isinstance(p, Problem):
+            report.refused.append((upload.filename, p))
+            continue
+        if p.sha256 in on_file:
+            # A file filed earlier, or earlier in this batch, with the same bytes.
+            name, doc_id = on_file[p.sha256]
+            report.refused.append((upload.filename, DocumentExists(
+                f"相同内容的文件已存档：{name}", f"A file with the same content is on file: {name}",
+                document_id=str(doc_id), errors=[{"field": "file", "code": "duplicate"}])))
+            continue
+        doc_id = uuid.uuid4()
+        on_file[p.sha256] = (p.filename, doc_id)
+        accepted.append((upload, p, doc_id))
+    if accepted:
+        report.filed = _write(session, org_id=org_id, accepted=accepted, source=source, uploaded_by=uploaded_by)
+    return report
+
+
+def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, Prepared, uuid.UUID]], source: str,
+           uploaded_by: uuid.UUID | None) -> list[Filed]:
     session.flush()
-    recorded = ledger.record(session, FILED, actor_org_id=org_id, digests={"document": f"sha256:{sha}"}, data={
-        "document": str(doc.id), "category": doc.category, "doc_type": doc.doc_type, "size": doc.size,
-        "retain_until": doc.retain_until.isoformat(), "sample": doc.sample})
-    doc.leaf_hash = recorded.leaf_hash.hex()
-    dossier = _group(session, doc, references)
-    if parsed is not None and parsed.extra.get("direction") == "export" and dossier is not None:
-        _mark_rebate_set(session, dossier)
-    search.index_document(session, index=INDEX, doc=_doc_for(session, doc))
+    # Blobs are written only after every check passed; a later database failure leaves at most unreferenced blobs,
+    # which is harmless in a content-addressed store (the next upload of those bytes reuses them).
+    store_blobs({p.sha256: u.data for u, p, _ in accepted})
+    shas = sorted({p.sha256 for _, p, _ in accepted})
+    stored: set[str] = set()
+    for chunk in _chunks(shas):
+        stored.update(session.scalars(select(Blob.sha256).where(Blob.sha256.in_(chunk))))
+    now = utcnow()
+    blobs = {p.sha256: {"sha256": p.sha256, "size": p.size, "media_type": domain.MEDIA_TYPES[p.kind], "created_at": now}
+             for _, p, _ in accepted if p.sha256 not in stored}
+    if blobs:
+        session.execute(insert(Blob.__table__), list(blobs.values()))
+    grouping = _Grouping(session, org_id, [p.references for _, p, _ in accepted])
+    rows: list[dict[str, Any]] = []
+    for _, p, doc_id in accepted:
+        # The entry states the retention promised at filing; a later rebate set extends it with no new entry.
+        recorded = ledger.record(session, FILED, actor_org_id=org_id, digests={"document": f"sha256:{p.sha256}"}, data={
+            "document": str(doc_id), "category": p.category.value, "doc_type": p.doc_type, "size": p.size,
+            "retain_until": p.retain_until.isoformat(), "sample": p.sample})
+        row = {"id": doc_id, "org_id": org_id, "sha256": p.sha256, "filename": p.filename, "size": p.size,
+               "file_kind": p.kind.value, "doc_type": p.doc_type, "number": p.number, "category": p.category.value,
+               "category_manual": p.category_manual, "tags": p.tags, "fields": p.fields, "text": p.text,
+               "issued_on": p.issued_on, "currency": p.currency, "total": p.total, "counterparty": p.counterparty,
+               "country": p.country, "dossier_id": None, "retention_start_on": p.start_on,
+               "retain_until": p.retain_until, "retention_rule": p.retention_rule, "rebate_set": p.rebate_set,
+               "sample": p.sample, "source": source, "uploaded_by": uploaded_by, "leaf_hash": recorded.leaf_hash.hex(),
+               "withdrawn_at": None, "withdrawn_reason": "", "withdrawn_leaf": None, "created_at": utcnow()}
+        rows.append(row)
+        grouping.add(row, p.references, export=p.export)
+    moved = grouping.write_dossiers()
+    session.execute(insert(Document.__table__), rows)
+    grouping.write_keys()
+    ids = [row["id"] for row in rows]
+    docs: dict[uuid.UUID, Document] = {}
+    for chunk in _chunks(ids):
+        docs.update((d.id, d) for d in session.scalars(select(Document).where(Document.id.in_(chunk))))
+    dossier_ids = sorted({d.dossier_id for d in docs.values() if d.dossier_id is not None})
+    dossiers_by_id: dict[uuid.UUID, Dossier] = {}
+    for chunk in _chunks(dossier_ids):
+        dossiers_by_id.update((d.id, d) for d in session.scalars(
+            select(Dossier).where(Dossier.id.in_(chunk)).execution_options(populate_existing=True)))
+    search.index_documents(session, index=INDEX, docs=[_doc_for(session, d) for d in [*(docs[i] for i in ids), *moved]])
     session.flush()
-    return Filed(doc, dossier)
+    return [Filed(docs[i], dossiers_by_id.get(docs[i].dossier_id) if docs[i].dossier_id else None) for i in ids]
+
+
+def file_document(session: Session, *, org_id: uuid.UUID, filename: str, data: bytes, source: str = "web",
+                  uploaded_by: uuid.UUID | None = None, category: str | None = None, tags: Sequence[str] = (),
+                  own_name: str = "", limits: domain.Limits = domain.LIMITS) -> Filed:
+    """File one (non-ZIP) document: check and parse it, store its blob, record it on the ledger, index and group it."""
+    report = file_documents(session, org_id=org_id, uploads=[Upload(filename, data, category or None, tuple(tags))],
+                            source=source, uploaded_by=uploaded_by, own_name=own_name, limits=limits)
+    if report.refused:
+        raise report.refused[0][1]
+    return report.filed[0]
 
 
 def file_batch(session: Session, *, org_id: uuid.UUID, filename: str, data: bytes, source: str = "web",
-               uploaded_by: uuid.UUID | None = None, own_name: str = "", limits: domain.Limits = domain.LIMITS) -> BatchReport:
-    """File every file of a ZIP batch, each in its own savepoint: a refused file leaves nothing behind."""
+               uploaded_by: uuid.UUID | None = None, own_name: str = "", limits: domain.Limits = domain.LIMITS,
+               pool: Executor | None = None) -> BatchReport:
+    """File every file of a ZIP batch as file_documents does: a refused file is listed and leaves nothing behind."""
     if domain.sniff(data, filename, limits) is not domain.FileKind.ZIP:
         raise domain.FileRefused("批量上传须为 ZIP 压缩包", "A batch upload must be a ZIP file",
                                  errors=[{"field": "file", "code": "not_zip"}])
-    report = BatchReport()
-    for member in domain.unpack_zip(data, limits):
-        try:
-            with session.begin_nested():
-                report.filed.append(file_document(session, org_id=org_id, filename=member.name, data=member.data,
-                                                  source=source, uploaded_by=uploaded_by, own_name=own_name,
-                                                  limits=limits))
-        except Problem as refused:
-            report.refused.append((member.name, refused))
-    return report
+    members = domain.unpack_zip(data, limits)
+    return file_documents(session, org_id=org_id, uploads=[Upload(m.name, m.data) for m in members], source=source,
+                          uploaded_by=uploaded_by, own_name=own_name, limits=limits, pool=pool)
 
 
 # ------------------------------------------------------------------------------------------------ dossiers
@@ -319,52 +515,136 @@ def _rank_of_title(title: str) -> int:
     return len(TITLE_ORDER)
 
 
-def _group(session: Session, doc: Document, references: dict[str, str]) -> Dossier | None:
-    """Put a document in the dossier its reference numbers point to; open one, or merge dossiers the document joins."""
-    keys = {k: v[:64] for k, v in domain.dossier_keys(references).items()}
-    if not keys:
-        return None
-    rows = list(session.scalars(select(DossierKey).where(DossierKey.org_id == doc.org_id, or_(
-        *[(DossierKey.key_type == k) & (DossierKey.value == v) for k, v in keys.items()]))))
-    ids = sorted({r.dossier_id for r in rows})
-    if not ids:
-        dossier = Dossier(id=uuid.uuid4(), org_id=doc.org_id, title=_title(keys))
-        session.add(dossier)
+def _keys_of(references: Mapping[str, str]) -> dict[str, str]:
+    return {k: v[:64] for k, v in domain.dossier_keys(references).items()}
+
+
+class _Grouping:
+    """Put a batch's documents into dossiers in file order, with the results of filing them one by one.
+
+    A document joins the dossier its reference numbers point to, opens one, or shows that the dossiers it names are
+    one shipment (they fold into the one with the smallest id); an export declaration makes its dossier a rebate set.
+    The stored keys are read with one query per key type; the batch's own dossiers live in memory until written.
+    """
+
+    def __init__(self, session: Session, org_id: uuid.UUID, references: Iterable[Mapping[str, str]]) -> None:
+        self.session, self.org_id = session, org_id
+        wanted: dict[str, set[str]] = {}
+        for refs in references:
+            for key_type, value in _keys_of(refs).items():
+                wanted.setdefault(key_type, set()).add(value)
+        # (key type, value) -> the dossier that holds it (maybe since folded into another: see find).
+        self.owner: dict[tuple[str, str], uuid.UUID] = {}
+        for key_type, values in wanted.items():
+            for chunk in _chunks(sorted(values)):
+                for value, dossier_id in session.execute(select(DossierKey.value, DossierKey.dossier_id).where(
+                        DossierKey.org_id == org_id, DossierKey.key_type == key_type, DossierKey.value.in_(chunk))):
+                    self.owner[(key_type, value)] = dossier_id
+        self.titles: dict[uuid.UUID, str] = {}
+        for chunk in _chunks(sorted(set(self.owner.values()))):
+            self.titles.update((i, t) for i, t in session.execute(select(Dossier.id, Dossier.title).where(Dossier.id.in_(chunk))))
+        # Stored dossiers whose documents belong to each live dossier (itself, and those folded into it).
+        self.stored: dict[uuid.UUID, set[uuid.UUID]] = {d: {d} for d in self.titles}
+        self.opened: dict[uuid.UUID, dt.datetime] = {}
+        self.updated: dict[uuid.UUID, dt.datetime] = {}
+        self.parent: dict[uuid.UUID, uuid.UUID] = {}
+        self.members: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        self.new_keys: list[tuple[str, str]] = []
+
+    def find(self, dossier_id: uuid.UUID) -> uuid.UUID:
+        """Return the live dossier a dossier was folded into (itself if it was not)."""
+        while dossier_id in self.parent:
+            dossier_id = self.parent[dossier_id]
+        return dossier_id
+
+    def add(self, row: dict[str, Any], references: Mapping[str, str], *, export: bool) -> None:
+        """Give a document row its dossier, opening or folding dossiers as its reference numbers require."""
+        keys = _keys_of(references)
+        if not keys:
+            return
+        matched = sorted({self.find(self.owner[kv]) for kv in keys.items() if kv in self.owner})
+        now = utcnow()
+        if not matched:
+            dossier_id = uuid.uuid4()
+            self.opened[dossier_id] = now
+            self.titles[dossier_id] = _title(keys)
+        else:
+            dossier_id = matched[0]
+            # A document naming keys of two dossiers shows they are one shipment: fold the later ones into the first.
+            for other in matched[1:]:
+                self.parent[other] = dossier_id
+                self.members.setdefault(dossier_id, []).extend(self.members.pop(other, []))
+                self.stored.setdefault(dossier_id, set()).update(self.stored.pop(other, set()))
+                self.updated.pop(other, None)
+        for kv in keys.items():
+            if kv not in self.owner:
+                self.owner[kv] = dossier_id
+                self.new_keys.append(kv)
+        row["dossier_id"] = dossier_id
+        self.members.setdefault(dossier_id, []).append(row)
+        self.updated[dossier_id] = now
+        # The title follows the strongest key the dossier has (a declaration number names a shipment best). Only this
+        # document's keys can be stronger than the current title's.
+        if _rank_of_title(self.titles[dossier_id]) > min(TITLE_ORDER.index(k) for k in keys if k in TITLE_ORDER):
+            self.titles[dossier_id] = _title(keys)
+        if export:
+            self._mark_rebate_set(dossier_id)
+
+    def _mark_rebate_set(self, dossier_id: uuid.UUID) -> None:
+        # Once an export declaration joins a dossier, the contracts and transport documents in it at that moment are
+        # part of the export-rebate set and kept 10 years (domain-rules.md §7); later arrivals are not re-examined.
+        for row in self.members.get(dossier_id, []):
+            if row["category"] in REBATE_SET_CATEGORIES:
+                kept = domain.retention(domain.Category(row["category"]), start_on=row["retention_start_on"],
+                                        rebate_set=True)
+                row["rebate_set"] = True
+                if kept.until > row["retain_until"]:
+                    row["retain_until"], row["retention_rule"] = kept.until, kept.rule.code
+        stored = sorted(self.stored.get(dossier_id, ()))
+        for chunk in _chunks(stored):
+            for doc in self.session.scalars(select(Document).where(Document.dossier_id.in_(chunk),
+                                                                   Document.category.in_(REBATE_SET_CATEGORIES))):
+                kept = domain.retention(domain.Category(doc.category), start_on=doc.retention_start_on, rebate_set=True)
+                doc.rebate_set = True
+                if kept.until > doc.retain_until:
+                    doc.retain_until, doc.retention_rule = kept.until, kept.rule.code
+
+    def write_dossiers(self) -> list[Document]:
+        """Insert the batch's dossiers, update the stored ones it touched, fold merged ones; return moved documents."""
+        session = self.session
+        for live, rows in self.members.items():
+            for row in rows:
+                row["dossier_id"] = live
+        opened = [{"id": d, "org_id": self.org_id, "title": self.titles[d], "updated_at": self.updated[d],
+                   "created_at": when} for d, when in self.opened.items() if d not in self.parent]
+        if opened:
+            session.execute(insert(Dossier.__table__), opened)
+        touched = [{"b_id": d, "b_title": self.titles[d], "b_updated_at": when} for d, when in self.updated.items()
+                   if d not in self.opened and d not in self.parent]
+        if touched:
+            table = Dossier.__table__
+            session.execute(update(table).where(table.c.id == bindparam("b_id"))
+                            .values(title=bindparam("b_title"), updated_at=bindparam("b_updated_at")), touched)
+        folded = sorted(d for d in self.parent if d not in self.opened)
+        moved: list[Document] = []
+        for chunk in _chunks(folded):
+            moved.extend(session.scalars(select(Document).where(Document.dossier_id.in_(chunk))))
+        for doc in moved:
+            # Only the moved documents' dossier (and so their search filter) changes.
+            doc.dossier_id = self.find(doc.dossier_id)
+        for other in folded:
+            session.execute(update(DossierKey).where(DossierKey.dossier_id == other).values(dossier_id=self.find(other)))
         session.flush()
-    else:
-        dossier = session.get(Dossier, ids[0])
-        # A document naming keys of two dossiers shows they are one shipment: fold the later ones into the first.
-        for other in ids[1:]:
-            moved = list(session.scalars(select(Document).where(Document.dossier_id == other)))
-            session.execute(update(Document).where(Document.dossier_id == other).values(dossier_id=dossier.id))
-            session.execute(update(DossierKey).where(DossierKey.dossier_id == other).values(dossier_id=dossier.id))
-            session.execute(delete(Dossier).where(Dossier.id == other))
-            # Only the moved documents' dossier filter changed.
-            for doc_moved in moved:
-                doc_moved.dossier_id = dossier.id
-                search.index_document(session, index=INDEX, doc=_doc_for(session, doc_moved))
-    have = {(r.key_type, r.value) for r in rows}
-    for k, v in keys.items():
-        if (k, v) not in have:
-            session.add(DossierKey(org_id=doc.org_id, dossier_id=dossier.id, key_type=k, value=v))
-    doc.dossier_id = dossier.id
-    dossier.updated_at = utcnow()
-    session.flush()
-    # The title follows the strongest key the dossier has (a declaration number names a shipment best). Only this
-    # document's keys can be stronger than the current title's, so no query over the dossier's keys is needed.
-    if _rank_of_title(dossier.title) > min(TITLE_ORDER.index(k) for k in keys if k in TITLE_ORDER):
-        dossier.title = _title(keys)
-    return dossier
+        for chunk in _chunks(folded):
+            session.execute(delete(Dossier).where(Dossier.id.in_(chunk)))
+        return moved
 
-
-def _mark_rebate_set(session: Session, dossier: Dossier) -> None:
-    """Extend the retention of a dossier's contracts and transport documents once an export declaration joins it."""
-    for doc in session.scalars(select(Document).where(Document.dossier_id == dossier.id,
-                                                      Document.category.in_(["contract", "transport"]))):
-        kept = domain.retention(domain.Category(doc.category), start_on=doc.retention_start_on, rebate_set=True)
-        doc.rebate_set = True
-        if kept.until > doc.retain_until:
-            doc.retain_until, doc.retention_rule = kept.until, kept.rule.code
+    def write_keys(self) -> None:
+        """Insert the reference numbers the batch brought, each with its live dossier."""
+        rows = [{"id": new_id(), "org_id": self.org_id, "dossier_id": self.find(self.owner[kv]), "key_type": kv[0],
+                 "value": kv[1]} for kv in self.new_keys]
+        if rows:
+            self.session.execute(insert(DossierKey.__table__), rows)
 
 
 @dataclass(frozen=True)
