@@ -51,6 +51,7 @@ _INSERTS = {
     "postgresql": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) "
                   "VALUES (%s, %s, %s, %s, %s)",
 }
+_COPY = "COPY ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) FROM STDIN"
 _PENDING_SELECTS = {
     "sqlite": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT ?",
     "postgresql": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT %s",
@@ -88,9 +89,18 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
     if name == "sqlite":
         params: list[tuple] = [(kind, actor.hex if actor else None, body, leaf, key)
                                for kind, actor, body, leaf, key in rows]
+        connection.exec_driver_sql(_INSERTS[name], params)
+    elif name == "postgresql" and len(rows) > 1:
+        # COPY streams the rows in one statement on the transaction's connection; executemany sent one INSERT each.
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
     else:
-        params = rows
-    connection.exec_driver_sql(_INSERTS[name], params)
+        connection.exec_driver_sql(_INSERTS[name], rows)
 
 
 def _insert_pending(session: Session) -> None:
