@@ -139,11 +139,12 @@ def test_commitment_kinds_are_identifiers():
         domain.commitment_of("id_number", b"short", "v")
 
 
-# Strings that stress RFC 8785: controls, quotes, backslashes, U+2028, DEL, BMP private use (U+E000 and up) and astral
-# characters, whose order differs between code points and UTF-16 code units.
+# Strings that stress RFC 8785 and the orjson fast path: every kind of control escape, quotes, solidus, backslashes,
+# U+2028/2029, DEL, BMP private use (U+E000 and up) and astral characters, whose order differs between code points and
+# UTF-16 code units.
 _tricky = st.text(alphabet=st.sampled_from(
-    ["a", "Z", "0", '"', "\\", "\n", "\t", "\x00", "\x1f", "\x7f", "\u2028", "é", "中", "\ue000", "\uff46",
-     "\uffff", "\U0001f600", "\U00010000"]), max_size=6)
+    ["a", "Z", "0", '"', "\\", "/", "\n", "\t", "\b", "\f", "\r", "\x00", "\x01", "\x0b", "\x1f", "\x7f", "\u2028",
+     "\u2029", "é", "中", "\ue000", "\uff46", "\uffff", "\U0001f600", "\U00010000"]), max_size=6)
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-domain.MAX_SAFE_INTEGER, domain.MAX_SAFE_INTEGER) | _tricky,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_tricky, inner, max_size=4), max_leaves=20)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import rfc8785
 
 from openzone.kit.errors import problem
@@ -80,26 +80,15 @@ def canonical_json(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
-# For plain data (str, int within ±(2^53 − 1), bool, None, list, dict with str keys) the stdlib's C encoder already
-# writes RFC 8785: integers as decimal digits, literals true/false/null, and strings escaping exactly '"', '\\' and the
-# C0 controls (\b \t \n \f \r short, the rest as lower-case \u00xx), everything else as UTF-8 (RFC 8785 §3.2.2.2).
-# Only the key order can differ: Python sorts by code point, RFC 8785 §3.2.3 by UTF-16 code units, which disagree
-# when a key holds a character from U+E000 to U+FFFF and another an astral one at the same position. Data with such a
-# key goes through rfc8785 instead. tests/core/ledger/test_domain.py proves the two byte-equal with hypothesis.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
-
-
-def _unexpected(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not plain JSON data")
-
-
-# The C encoder JSONEncoder.encode builds on every call, built once (half the cost for a small object); same options.
-if json.encoder.c_make_encoder is not None:
-    _c_encoder = json.encoder.c_make_encoder(None, _unexpected, json.encoder.encode_basestring, None, ":", ",", True,
-                                             False, False)
-
-    def _encode(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
+# For plain data (str, int within ±(2^53 − 1), bool, None, list, dict with str keys) orjson writes RFC 8785: compact,
+# integers as decimal digits, literals true/false/null, and strings escaping exactly '"', '\\' and the C0 controls
+# (\b \t \n \f \r short, the rest as lower-case \u00xx), everything else as UTF-8 (RFC 8785 §3.2.2.2); a lone
+# surrogate raises. Only the key order can differ: orjson sorts by code point, RFC 8785 §3.2.3 by UTF-16 code units,
+# which disagree when a key holds a character from U+E000 to U+FFFF and another an astral one at the same position.
+# Data with such a key goes through rfc8785 instead. tests/core/ledger/test_domain.py proves the two byte-equal with
+# hypothesis. orjson took an eighth of the time of the stdlib's C encoder, which wrote the same bytes.
+_orjson_dumps = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 
 def _check_string(value: str) -> None:
@@ -199,7 +188,9 @@ def canonical_data(data: Mapping[str, Any]) -> bytes:
     if found & _SUBCLASS:
         data = plain_data(data)
     try:
-        text = canonical_json(data) if found & _RISKY_KEY else _encode(data).encode("utf-8")
+        text = canonical_json(data) if found & _RISKY_KEY else _orjson_dumps(data, option=_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
     except UnicodeEncodeError as exc:
         raise _reject("data", "unicode", "字符串含有无效的 Unicode 字符", "A string holds invalid Unicode") from exc
     except rfc8785.CanonicalizationError as exc:
