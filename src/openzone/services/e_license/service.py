@@ -551,17 +551,17 @@ def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
     memo = session.info.setdefault("e_license.desks", {})
     if person_id in memo:
         return memo[person_id]
-    clerk = session.scalar(select(Clerk).where(Clerk.person_id == person_id))
-    window = session.get(Window, clerk.window_id) if clerk else None
-    if clerk is None or window is None:
+    found = session.execute(select(Clerk, Window).join(Window, Window.id == Clerk.window_id)
+                            .where(Clerk.person_id == person_id)).first()
+    if found is None:
         raise NotAccredited()
-    if not any(m.org_id == window.hall_org_id and m.role == identity.Role.CLERK
-               for m, _ in identity.memberships(session, person_id)):
+    clerk, window = found
+    org = identity.role_org(session, person_id=person_id, org_id=window.hall_org_id, role=identity.Role.CLERK)
+    if org is None:
         raise NotAccredited("您已不是该大厅的窗口工作人员", "You are no longer a clerk of this hall")
-    org = identity.organisation(session, window.hall_org_id)
     memo[person_id] = Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code,
                                                             window=window.code, clerk_id=person_id),
-                           org.name if org else "")
+                           org.name if org.active else "")
     return memo[person_id]
 
 
