@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import os
 
 import pytest
 from sqlalchemy import or_, select
@@ -10,6 +12,7 @@ from sqlalchemy import or_, select
 from openzone.core import consent, jobs, ledger
 from openzone.core.ledger import merkle, receipt, receipt_service
 from openzone.db import transaction
+from openzone.kit import crypto
 from openzone.kit.errors import Forbidden, NotFound
 from openzone.kit.time import utcnow
 from tests import builders, helpers
@@ -38,6 +41,47 @@ def test_the_data_life_job_deletes_copies_when_their_time_is_up(session):
     deleted = session.scalar(select(ledger.Entry.body).where(ledger.Entry.event_type == "consent.copy.deleted")
                              .order_by(ledger.Entry.seq.desc()).limit(1))
     assert merkle.leaf_hash(bytes(deleted)) == copy.deleted_leaf
+
+
+def test_a_copy_is_tied_to_the_access_the_gate_wrote_and_refused_for_another(session):
+    hall, clerk, citizen = hall_and_holder(session)
+    grant = give(session, citizen, hall, data_life_days=7, use_mode="count", max_uses=3)
+    other = give(session, citizen, hall, data_life_days=7, use_mode="count", max_uses=3)
+    requester = at_window(hall, clerk)
+    permit = consent.gate(session, requester=requester, holder=consent.Holder.person(citizen.id), resource_kind=KIND,
+                          resource_id="L1", fields=["name"], purpose="service-window", grant_id=grant.id)
+    copy = consent.keep_copy(session, grant=permit.grant, requester=requester, resource_kind=KIND,
+                             payload={"name": "测试持证人"}, access=permit.access)
+    assert copy.access_id == permit.access.id
+    assert consent.read_copy(session, copy.id, requester=requester) == {"name": "测试持证人"}
+    with pytest.raises(Forbidden):  # an access under another grant does not make a copy of this one
+        consent.keep_copy(session, grant=other, requester=requester, resource_kind=KIND, payload={},
+                          access=permit.access)
+    with pytest.raises(Forbidden):  # nor of another kind
+        consent.keep_copy(session, grant=grant, requester=requester, resource_kind="other-kind", payload={},
+                          access=permit.access)
+
+
+def test_copies_read_the_data_key_again_when_its_file_changes(session, settings):
+    hall, clerk, citizen = hall_and_holder(session)
+    grant = give(session, citizen, hall, data_life_days=7, use_mode="count", max_uses=3)
+    requester = at_window(hall, clerk)
+    permit = consent.gate(session, requester=requester, holder=consent.Holder.person(citizen.id), resource_kind=KIND,
+                          resource_id="L1", fields=["name"], purpose="service-window", grant_id=grant.id)
+    copy = consent.keep_copy(session, grant=grant, requester=requester, resource_kind=KIND, payload={"name": "甲"},
+                             access=permit.access)
+    path = settings.var_dir / "secrets" / "data.key"
+    original = path.read_bytes()
+    stat = path.stat()
+    try:
+        path.write_text(base64.b64encode(b"k" * 32).decode() + "\n")  # as a restored backup with another key would
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        with pytest.raises(crypto.DecryptionFailed):
+            consent.read_copy(session, copy.id, requester=requester)
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000))
+    assert consent.read_copy(session, copy.id, requester=requester) == {"name": "甲"}
 
 
 def test_a_grant_that_allows_no_copy_refuses_one(session):

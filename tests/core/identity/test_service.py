@@ -6,10 +6,10 @@ import datetime as dt
 
 import pyotp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from openzone.core.identity import service
-from openzone.core.identity.models import Person
+from openzone.core.identity.models import Membership, Person
 from openzone.kit.errors import Conflict, ValidationFailed
 from openzone.kit.time import utcnow
 from tests import builders
@@ -99,6 +99,51 @@ def test_tokens_are_stored_hashed_expire_and_revoke(session):
     token.expires_at = utcnow() + dt.timedelta(days=1)
     service.revoke_token(session, token.id, allowed_orgs={org.id})
     assert service.resolve_token(session, secret) is None
+
+
+def test_token_principal_reads_token_creator_and_roles_and_refuses_at_once(session):
+    org, other = builders.create_org(session), builders.create_org(session)
+    person = builders.create_person(session, org=org, role="org_admin")
+    from openzone.core.identity.service import add_membership
+    add_membership(session, person_id=person.id, org_id=org.id, role="clerk")
+    add_membership(session, person_id=person.id, org_id=other.id, role="official")
+    token, secret = service.create_token(session, person=person, org_id=org.id, name="t", scopes=["read", "write"])
+    principal = service.token_principal(session, secret)
+    assert principal == service.principal_for(session, person, token=token)
+    assert principal.roles == frozenset({(org.id, "org_admin"), (org.id, "clerk")})
+    session.refresh(token)
+    assert token.last_used_at is not None
+    assert service.token_principal(session, secret + "x") is None
+    token.expires_at = utcnow() - dt.timedelta(seconds=1)
+    session.flush()
+    assert service.token_principal(session, secret) is None
+    token.expires_at = utcnow() + dt.timedelta(days=1)
+    session.flush()
+    person.active = False
+    session.flush()
+    assert service.token_principal(session, secret) is None
+    person.active = True
+    session.flush()
+    service.revoke_token(session, token.id, allowed_orgs={org.id})
+    session.flush()
+    assert service.token_principal(session, secret) is None
+
+
+def test_a_token_principal_loses_a_removed_role_at_once(session):
+    org = builders.create_org(session)
+    person = builders.create_person(session, org=org, role="org_admin")
+    _, secret = service.create_token(session, person=person, org_id=org.id, name="t", scopes=["read"])
+    session.execute(delete(Membership).where(Membership.person_id == person.id))
+    principal = service.token_principal(session, secret)
+    assert principal is not None and principal.roles == frozenset()
+
+
+def test_role_org_names_the_organisation_only_when_the_role_is_held(session):
+    org = builders.create_org(session, name="某政务服务中心")
+    person = builders.create_person(session, org=org, role="clerk")
+    found = service.role_org(session, person_id=person.id, org_id=org.id, role="clerk")
+    assert found is not None and found.id == org.id and found.name == "某政务服务中心" and found.active
+    assert service.role_org(session, person_id=person.id, org_id=org.id, role="official") is None
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

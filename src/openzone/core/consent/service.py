@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import Depends
@@ -682,7 +683,10 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
     stmt = stmt.where(Grant.id == grant_id) if grant_id is not None else stmt.where(Grant.requester_org_id == requester.org_id)
     if holder is not None:
         stmt = stmt.where(Grant.holder_kind == holder.kind.value, Grant.holder_id == holder.id)
-    candidates = list(session.scalars(stmt.order_by(Grant.created_at).with_for_update()))
+    # populate_existing: a grant the caller read before the lock takes the locked row's uses and status, so two
+    # concurrent retrievals cannot both count from the same stale value.
+    candidates = list(session.scalars(stmt.order_by(Grant.created_at).with_for_update()
+                                      .execution_options(populate_existing=True)))
     naming = [g for g in candidates if any(line["kind"] == resource_kind for line in g.scope)]
     outcomes: list[tuple[Grant, Reason]] = []
     for grant in naming or candidates:
@@ -938,20 +942,46 @@ def _redeem_code(session: Session, requester: Requester, code: str, now: dt.date
 
 # --- copies and their data-life (PIPL art. 19: keep no longer than the purpose needs) --------------------------
 
+_data_keys: dict[Path, tuple[int, bytes]] = {}
+
+
+def _data_key() -> bytes:
+    """Return the data key, read from its file once per change of the file rather than once per copy."""
+    settings = get_settings()
+    path = settings.var_dir / "secrets" / "data.key"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return settings.secret("data")  # the first use writes the key
+    known = _data_keys.get(path)
+    if known is None or known[0] != stamp:
+        # A restored backup replaces the file: its new time stamp makes every process read it again.
+        known = _data_keys[path] = (stamp, settings.secret("data"))
+    return known[1]
+
+
 def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_kind: str,
-              payload: Mapping[str, Any]) -> Copy:
-    """Keep an encrypted copy of data released under a grant, deleted when the grant's data-life ends."""
+              payload: Mapping[str, Any], access: Access | None = None) -> Copy:
+    """Keep an encrypted copy of data released under a grant, deleted when the grant's data-life ends.
+
+    The copy is tied to an allowed retrieval of the kind under the grant: `access` when the caller holds the one the
+    gate just wrote (Permit.access), otherwise the latest such record.
+    """
     if grant.data_life_days <= 0:
         raise Forbidden("此授权不允许保存副本", "This grant allows no copy to be kept")
     if grant.requester_org_id != requester.org_id:
         raise Forbidden("只有被授权方可以保存副本", "Only the grantee may keep a copy")
-    access = session.scalar(select(Access).where(Access.grant_id == grant.id, Access.action == Action.USE.value,
-                                                 Access.outcome == Outcome.ALLOWED.value,
-                                                 Access.resource_kind == resource_kind)
-                            .order_by(Access.at.desc(), Access.id.desc()).limit(1))
+    if access is None:
+        access = session.scalar(select(Access).where(Access.grant_id == grant.id, Access.action == Action.USE.value,
+                                                     Access.outcome == Outcome.ALLOWED.value,
+                                                     Access.resource_kind == resource_kind)
+                                .order_by(Access.at.desc(), Access.id.desc()).limit(1))
+    elif (access.grant_id != grant.id or access.action != Action.USE.value or access.outcome != Outcome.ALLOWED.value
+          or access.resource_kind != resource_kind):
+        access = None
     if access is None:
         raise Forbidden("没有经授权的取用记录，不能保存副本", "No allowed retrieval under this grant to copy")
-    blob = crypto.encrypt(get_settings().secret("data"), json.dumps(dict(payload), ensure_ascii=False),
+    blob = crypto.encrypt(_data_key(), json.dumps(dict(payload), ensure_ascii=False),
                           context="consent_copy.payload")
     copy = Copy(grant_id=grant.id, access_id=access.id, requester_org_id=requester.org_id,
                 resource_kind=resource_kind, payload_enc=blob,
@@ -967,7 +997,7 @@ def read_copy(session: Session, copy_id: uuid.UUID, *, requester: Requester) -> 
     if (copy is None or copy.requester_org_id != requester.org_id or copy.payload_enc is None
             or copy.delete_after <= utcnow()):
         raise NotFound("副本不存在或已到期删除", "No such copy, or its data life ended")
-    return json.loads(crypto.decrypt(get_settings().secret("data"), copy.payload_enc, context="consent_copy.payload"))
+    return json.loads(crypto.decrypt(_data_key(), copy.payload_enc, context="consent_copy.payload"))
 
 
 def delete_expired_copies(session: Session, *, now: dt.datetime | None = None, limit: int = 500) -> int:

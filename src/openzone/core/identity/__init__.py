@@ -16,6 +16,7 @@ from openzone.core.identity.service import (
     organisation,
     organisations,
     platform_admin_ids,
+    role_org,
     validate_id_number,
     validate_uscc,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "platform_admin",
     "platform_admin_ids",
     "public",
+    "role_org",
     "roles",
     "route_access",
     "signed_in",

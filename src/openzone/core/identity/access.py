@@ -34,11 +34,9 @@ def load_principal(request: Request, session: Session = Depends(request_session)
         scheme, _, secret = auth.partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise service.TokenInvalid("Authorization 头须为 Bearer 令牌", "The Authorization header must be a Bearer token")
-        found = service.resolve_token(session, secret.strip())
-        if found is None:
+        principal = service.token_principal(session, secret.strip())
+        if principal is None:
             raise service.TokenInvalid()
-        token, person = found
-        principal = service.principal_for(session, person, token=token)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         ws = service.web_session(session, cookie) if cookie else None

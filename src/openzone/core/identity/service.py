@@ -12,7 +12,7 @@ from functools import lru_cache
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -415,6 +415,30 @@ def resolve_token(session: Session, secret: str) -> tuple[ApiToken, Person] | No
     return token, person
 
 
+def token_principal(session: Session, secret: str) -> Principal | None:
+    """Return the principal of a live token's secret in one query (token, creator and roles), or None."""
+    # The same checks as resolve_token() followed by principal_for(), read in one round trip on every API request.
+    rows = session.execute(
+        select(ApiToken.id, ApiToken.org_id, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at,
+               ApiToken.last_used_at, Person.id, Person.name, Person.active, Membership.role)
+        .join(Person, Person.id == ApiToken.created_by)
+        .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.org_id == ApiToken.org_id))
+        .where(ApiToken.token_hash == sha256_hex(secret))).all()
+    now = utcnow()
+    if not rows:
+        return None
+    token_id, org_id, scopes, expires_at, revoked_at, last_used_at, person_id, name, active, _ = rows[0]
+    if revoked_at is not None or expires_at <= now or not active:
+        return None
+    if last_used_at is None or now - last_used_at > dt.timedelta(minutes=1):
+        # Coarse, so that every request does not write; the condition lets concurrent requests skip the row.
+        session.execute(update(ApiToken).where(ApiToken.id == token_id, or_(
+            ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - dt.timedelta(minutes=1)))
+            .values(last_used_at=now).execution_options(synchronize_session=False))
+    return Principal(person_id=person_id, name=name, roles=frozenset((org_id, r[-1]) for r in rows if r[-1]),
+                     is_platform_admin=False, token_id=token_id, token_org_id=org_id, scopes=frozenset(scopes))
+
+
 def tokens_for(session: Session, org_ids: set[uuid.UUID]) -> list[ApiToken]:
     """List the tokens of some organisations, newest first."""
     if not org_ids:
@@ -443,12 +467,23 @@ class OrgEntry:
     name_en: str
     kind: str
     uscc: str | None = None
+    active: bool = True
 
 
 def organisation(session: Session, org_id: uuid.UUID) -> OrgEntry | None:
     """Return an active organisation's names and kind, or None."""
     row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind,
                                  Organisation.uscc).where(Organisation.id == org_id, Organisation.active.is_(True))).first()
+    return OrgEntry(*row) if row else None
+
+
+def role_org(session: Session, *, person_id: uuid.UUID, org_id: uuid.UUID, role: str) -> OrgEntry | None:
+    """Return the organisation in which a person holds a role, read with the membership in one query, or None."""
+    row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind,
+                                 Organisation.uscc, Organisation.active)
+                          .join(Membership, Membership.org_id == Organisation.id)
+                          .where(Membership.person_id == person_id, Membership.org_id == org_id,
+                                 Membership.role == role)).first()
     return OrgEntry(*row) if row else None
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from openzone.config import get_settings
 from openzone.core import consent, identity, ledger
@@ -53,6 +53,8 @@ EVENT_ATTACHED = "e_license.application.attached"
 EVENT_CLERK = "e_license.clerk.accredited"
 # Fields that name a license uniquely within its type, in order of preference.
 NUMBER_FIELDS = ("number", "card_number", "uscc", "plate_number", "id_number")
+# session.info key: copies kept in this transaction, held so that the response reads them back from the session.
+KEPT_COPIES = "e_license.kept_copies"
 
 
 # --- URLs, keys and documents published for verifiers -----------------------------------------------------------
@@ -551,17 +553,17 @@ def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
     memo = session.info.setdefault("e_license.desks", {})
     if person_id in memo:
         return memo[person_id]
-    clerk = session.scalar(select(Clerk).where(Clerk.person_id == person_id))
-    window = session.get(Window, clerk.window_id) if clerk else None
-    if clerk is None or window is None:
+    found = session.execute(select(Clerk, Window).join(Window, Window.id == Clerk.window_id)
+                            .where(Clerk.person_id == person_id)).first()
+    if found is None:
         raise NotAccredited()
-    if not any(m.org_id == window.hall_org_id and m.role == identity.Role.CLERK
-               for m, _ in identity.memberships(session, person_id)):
+    clerk, window = found
+    org = identity.role_org(session, person_id=person_id, org_id=window.hall_org_id, role=identity.Role.CLERK)
+    if org is None:
         raise NotAccredited("您已不是该大厅的窗口工作人员", "You are no longer a clerk of this hall")
-    org = identity.organisation(session, window.hall_org_id)
     memo[person_id] = Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code,
                                                             window=window.code, clerk_id=person_id),
-                           org.name if org else "")
+                           org.name if org.active else "")
     return memo[person_id]
 
 
@@ -683,7 +685,8 @@ def apply_online(session: Session, *, holder: consent.Holder, by_person: uuid.UU
     # The online desk is a system of the hall, not a person: the requester names the hall and its online window.
     requester = consent.Requester(org_id=window.hall_org_id, hall=window.hall_code, window=window.code)
     for choice in choices:
-        _retrieve(session, app, requester, choice.license_id)
+        _, fresh_grant, lic, attached = _retrieval_read(session, app.id, choice.license_id, lock=False)
+        _retrieve(session, app, requester, choice.license_id, fresh_grant, lic, attached)
     return app
 
 
@@ -785,12 +788,11 @@ def allowed_items(session: Session, app: Application) -> list[AllowedItem]:
     return out
 
 
-def _allowed_item(session: Session, app: Application, license_id: uuid.UUID) -> AllowedItem | None:
+def _allowed_item(app: Application, grant: consent.Grant | None, lic: License | None) -> AllowedItem | None:
     # The one scope line naming this license (not every line's license: a retrieval reads one record).
-    grant = session.get(consent.Grant, app.grant_id) if app.grant_id else None
-    line = next((x for x in (grant.scope if grant else []) if x["kind"] == KIND and x["id"] == str(license_id)), None)
-    lic = session.get(License, license_id) if line else None
-    if lic is None:
+    line = next((x for x in (grant.scope if grant else []) if x["kind"] == KIND and x["id"] == str(lic.id)),
+                None) if lic else None
+    if lic is None or line is None:
         return None
     ltype = domain.catalogue().types[lic.type_code]
     wanted = set(line["fields"])
@@ -798,21 +800,43 @@ def _allowed_item(session: Session, app: Application, license_id: uuid.UUID) -> 
     return AllowedItem(lic, ltype, tuple(f for f in ltype.field_codes if f in wanted), materials, False)
 
 
+def _retrieval_read(session: Session, application_id: uuid.UUID, license_id: uuid.UUID, *, lock: bool):
+    # One round trip for what a retrieval checks before the gate: the application (locked, so that two windows
+    # cannot attach one license twice), its grant's scope, the license, and whether it is attached already. The
+    # license's signed credential is not read: the response carries its digest.
+    attached = (select(Attachment.id).where(Attachment.application_id == Application.id,
+                                            Attachment.license_id == license_id).exists())
+    stmt = (select(Application, consent.Grant, License, attached)
+            .outerjoin(consent.Grant, consent.Grant.id == Application.grant_id)
+            .outerjoin(License, License.id == license_id)
+            .where(Application.id == application_id)
+            .options(defer(License.vc)))
+    if lock:
+        # Rows already in the session take the values read under the lock, not those of an earlier read.
+        stmt = stmt.with_for_update(of=Application).execution_options(populate_existing=True)
+    return session.execute(stmt).first()
+
+
 def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uuid.UUID,
              license_id: uuid.UUID) -> Attachment:
     """Retrieve one license under the grant through consent's gate, keep a copy and attach it to the application."""
-    app, desk = application_for_clerk(session, application_id, clerk_person_id, lock=True)
+    desk = desk_of(session, clerk_person_id)
+    row = _retrieval_read(session, application_id, license_id, lock=True)
+    if row is None:
+        raise ApplicationNotFound()
+    app, grant, lic, attached = row
+    if app.window_id != desk.window.id:
+        raise WrongWindow()
     if app.grant_id is None:
         raise NoGrant()
-    return _retrieve(session, app, desk.requester, license_id)
+    return _retrieve(session, app, desk.requester, license_id, grant, lic, attached)
 
 
-def _retrieve(session: Session, app: Application, requester: consent.Requester, license_id: uuid.UUID) -> Attachment:
-    item = _allowed_item(session, app, license_id)
-    lic = item.license if item else None
+def _retrieve(session: Session, app: Application, requester: consent.Requester, license_id: uuid.UUID,
+              grant: consent.Grant | None, lic: License | None, attached: bool) -> Attachment:
+    item = _allowed_item(app, grant, lic)
     fields = item.fields if item else ()
-    if session.scalar(select(Attachment.id).where(Attachment.application_id == app.id,
-                                                  Attachment.license_id == license_id)) is not None:
+    if attached:
         # Checked before the gate so that asking twice does not spend one of the grant's uses.
         raise Conflict("该证照已附入办件", "This license is already attached to the application")
     holder = (consent.Holder(consent.HolderKind(app.applicant_kind), app.applicant_id)
@@ -828,16 +852,19 @@ def _retrieve(session: Session, app: Application, requester: consent.Requester, 
                "status_reason": lic.status_reason, "vc_digest": lic.vc_digest, "version": lic.version}
     copy = None
     if permit.grant.data_life_days > 0:
-        copy = consent.keep_copy(session, grant=permit.grant, requester=requester, resource_kind=KIND, payload=payload)
+        copy = consent.keep_copy(session, grant=permit.grant, requester=requester, resource_kind=KIND, payload=payload,
+                                 access=permit.access)
+        # The session holds rows weakly: keeping the copy lets the response read it back without a query.
+        session.info.setdefault(KEPT_COPIES, []).append(copy)
     att = Attachment(application_id=app.id, license_id=lic.id, type_code=lic.type_code, fields=list(fields),
                      materials=list(item.materials) if lic.status == LicenseStatus.VALID else [],
                      copy_id=copy.id if copy else None, access_id=permit.access.id, leaf_hash=permit.access.leaf_hash,
                      license_status=lic.status, status_reason=lic.status_reason, retrieved_at=utcnow())
     session.add(att)
-    session.flush()
     ledger.record(session, EVENT_ATTACHED, actor_org_id=app.hall_org_id, digests={"vc": "sha256:" + lic.vc_digest},
                   data={"application": str(app.id), "matter": app.matter_code, "access": str(permit.access.id),
                         "license_status": lic.status, "materials": list(att.materials)})
+    session.flush()
     return att
 
 
