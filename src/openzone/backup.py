@@ -43,6 +43,7 @@ from openzone import migrate
 from openzone.config import get_settings
 from openzone.db import get_engine, reset_engines
 from openzone.kit.errors import problem
+from openzone.kit.files import fsync_path
 from openzone.kit.time import rfc3339, utcnow
 
 FORMAT = "openzone-backup"
@@ -488,7 +489,7 @@ def _replace_sqlite(staged: Path, target: Path, report: Report) -> None:
     for suffix in ("-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             target.with_name(target.name + suffix).unlink()
-    _fsync_dir(target.parent)
+    fsync_path(target.parent)
     report(STEP_RESTORE_DB, size, size)
 
 
@@ -501,14 +502,6 @@ def _restore_postgres(url: str, dump: Path, report: Report) -> None:
           "--exit-on-error", *args, str(dump)], env, "恢复数据库", "pg_restore")
     size = dump.stat().st_size
     report(STEP_RESTORE_DB, size, size)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _restore_var(unpacked: Unpacked, var_dir: Path, report: Report) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from openzone.core.ledger import merkle, note
+from openzone.kit.files import fsync_path
 
 # tlog-witness "add-checkpoint": the client MUST NOT send more than 63 consistency proof lines.
 MAX_PROOF_LINES = 63
@@ -248,11 +249,7 @@ class StateFile:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_path(self.path.parent)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
