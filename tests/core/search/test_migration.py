@@ -1,4 +1,5 @@
-"""Revision 0013 moves indexed SQLite documents into their index's rowid block without losing filters or facets."""
+"""Revisions 0013 and 0019 move indexed SQLite documents into their index's rowid block and their facet values into
+search_fts_facets without losing filters or facets."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def test_upgrade_keeps_every_document_findable_by_word_filter_and_facet(tmp_path
         rowids = session.execute(text("SELECT fts_rowid FROM search_document ORDER BY doc_key")).scalars().all()
         assert rowids == [low + 1, low + 2, low + 3] and all(r <= high for r in rowids)
         # The table rebuilds of the upgrade must not cascade into the filter values (foreign keys are off meanwhile).
-        assert session.execute(text("SELECT count(*) FROM search_filter_value WHERE fts_rowid IS NOT NULL")).scalar() == 3
+        assert session.execute(text("SELECT count(*) FROM search_filter_value")).scalar() == 3
+        assert session.execute(text("SELECT group_concat(facets, ' ') FROM search_fts_facets")).scalar() == (
+            '[["region","北京"]] [["region","天津"]] [["region","北京"]]')
         found = search.search(session, index="testdocs", query="停车场 region=北京")
         assert [h.key for h in found.hits] == ["a"]
         facets = search.search(session, index="testdocs", query="停车场").facets

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openzone.core import jobs, search
+from openzone.core.search import service
 from openzone.core.search import Document
 from tests.core.search.conftest import DOCS, add, keys
 
@@ -168,6 +169,43 @@ def test_partial_matches_obey_exclusions_phrases_and_filters(backend_session):
     assert keys(find(backend_session, '冷库 物流 "设计"')) == ["cold-bj"]
     results = find(backend_session, '冷库 物流 "设计"')
     assert (results.mode, results.total, results.partial) == ("any", 1, None)
+
+
+def test_a_common_word_alone_does_not_make_a_partial_match_but_still_ranks(backend_session, monkeypatch):
+    # Lucene's common-terms rule with the cut-off lowered from 1,000 documents to 3 for a small index.
+    monkeypatch.setattr(service, "COMMON_DOCS", 3)
+    add(backend_session, "all", title="冷库物流设计规范")
+    for i in range(4):
+        add(backend_session, f"common{i}", title=f"物流园区规划{i}")
+    add(backend_session, "rare", title="冷库施工规范")
+    add(backend_session, "rare-and-common", title="冷库施工规范", body="物流")
+    for i in range(8):  # most documents hold neither word, as in any real index
+        add(backend_session, f"other{i}", title=f"老年护理服务规范{i}")
+    results = find(backend_session, "冷库 物流 设计")
+    assert (results.mode, results.total, results.partial) == ("all", 1, 2)
+    # Partial matches hold a rare word; the common word lifts the one that has it too, and selects none alone.
+    assert keys(results) == ["all", "rare-and-common", "rare"]
+    # No document holds both words: those with the rare one are ranked, the common word alone selects none.
+    results = find(backend_session, "冷库 园区")
+    assert (results.mode, sorted(keys(results))) == ("any", ["all", "rare", "rare-and-common"])
+    # Every word common: complete matches only; with none, every word selects.
+    monkeypatch.setattr(service, "COMMON_DOCS", 0)
+    results = find(backend_session, "冷库 物流 设计")
+    assert (keys(results), results.partial) == (["all"], 0)
+    assert find(backend_session, "冷库 园区").total == 7
+
+
+def test_facet_counts_follow_updates_removals_and_a_cleared_index(backend_session):
+    add(backend_session, "a", title="冷库规范", region="北京", status="现行")
+    add(backend_session, "b", title="冷库规范", region="天津", status="现行")
+    add(backend_session, "a", title="冷库规范", region="河北", status="废止")
+    facets = find(backend_session, "冷库").facets
+    assert facets == {"region": [("天津", 1), ("河北", 1)], "status": [("废止", 1), ("现行", 1)]}
+    search.remove_document(backend_session, index="testdocs", key="b")
+    assert find(backend_session, "冷库").facets == {"region": [("河北", 1)], "status": [("废止", 1)]}
+    search.clear_index(backend_session, index="testdocs")
+    add(backend_session, "c", title="冷库规范")
+    assert find(backend_session, "冷库").facets == {"region": [], "status": []}
 
 
 def test_a_fragment_across_word_boundaries_is_found_as_a_substring(backend_session):

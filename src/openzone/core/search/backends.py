@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,7 +36,7 @@ from openzone.core.search.domain import (
     filter_token,
     fts_rowid_range,
 )
-from openzone.core.search.models import SearchDocument, SearchFilterValue
+from openzone.core.search.models import SearchDocument
 
 Filters = Mapping[str, Sequence[str]]
 
@@ -62,6 +63,7 @@ class Pending:
     analysed: Analysed
     new: bool
     fts_rowid: int | None = None  # SQLite: the row in search_fts
+    facets: str = ""  # SQLite: the document's facet values as FACETS.facets holds them (empty: none)
     tsv: str | None = None  # PostgreSQL: the tsvector literal
 
 
@@ -91,9 +93,6 @@ class Backend(Protocol):
     def document_key(self) -> ColumnElement:
         """Return the search_document column that equals Match.key."""
 
-    def filter_key(self) -> ColumnElement:
-        """Return the search_filter_value column that equals Match.key."""
-
     def contains(self, text: str) -> ColumnElement[bool]:
         """Return the condition that a document's folded text holds text exactly."""
 
@@ -116,6 +115,20 @@ def to_fts5(expr: Expr) -> str:
 
 
 FTS = table("search_fts", column("rowid", Integer), *(column(c) for c in COLUMNS), column("filters"))
+# One small row per document with facet values, keyed by its FTS rowid: counting facets over thousands of matches
+# reads these (an integer-key lookup each) instead of probing search_filter_value's index per match (measured at
+# 100,000 documents: 2.5 ms instead of 11 ms for 4,070 matches).
+FACETS = table("search_fts_facets", column("rowid", Integer), column("facets"))
+
+
+def encode_facets(pairs: Sequence[tuple[str, str]]) -> str:
+    """Write a document's (field, value) facet pairs as the text search_fts_facets holds: a sorted JSON array."""
+    return json.dumps(sorted(pairs), ensure_ascii=False, separators=(",", ":")) if pairs else ""
+
+
+def decode_facets(text: str) -> list[tuple[str, str]]:
+    """Read the (field, value) pairs of encode_facets (or of migration 0019's json_group_array)."""
+    return [(f, v) for f, v in json.loads(text)] if text else []
 
 
 class SqliteFts5:
@@ -143,21 +156,27 @@ class SqliteFts5:
             {"rowid": item.fts_rowid, **{c: " ".join(item.analysed.columns[c]) for c in COLUMNS},
              "filters": " ".join(filter_token(name, value) for name, value in item.analysed.filters)}
             for item in batch])
+        facets = [{"rowid": item.fts_rowid, "facets": item.facets} for item in batch if item.facets]
+        if facets:
+            session.execute(insert(FACETS), facets)
 
     def erase_many(self, session: Session, fts_rowids: list[int]) -> None:
         """Delete FTS5 rows by rowid."""
         if fts_rowids:
-            session.execute(delete(FTS).where(FTS.c.rowid == bindparam("r")), [{"r": r} for r in fts_rowids])
+            for t in (FTS, FACETS):
+                session.execute(delete(t).where(t.c.rowid == bindparam("r")), [{"r": r} for r in fts_rowids])
 
     def erase(self, session: Session, row: SearchDocument) -> None:
         """Remove a document row from the FTS table."""
         if row.fts_rowid is not None:
-            session.execute(delete(FTS).where(FTS.c.rowid == row.fts_rowid))
+            for t in (FTS, FACETS):
+                session.execute(delete(t).where(t.c.rowid == row.fts_rowid))
 
     def clear(self, session: Session, index_name: str) -> None:
         """Remove every document of an index from the FTS table (its rowid block)."""
         low, high = fts_rowid_range(index_name)
-        session.execute(delete(FTS).where(FTS.c.rowid.between(low, high)))
+        for t in (FTS, FACETS):
+            session.execute(delete(t).where(t.c.rowid.between(low, high)))
 
     def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters) -> Match:
         """Return one FTS5 MATCH for words, exclusions and filters, limited to the index's rowid block."""
@@ -189,10 +208,6 @@ class SqliteFts5:
     def document_key(self) -> ColumnElement:
         """Return search_document.fts_rowid."""
         return SearchDocument.fts_rowid
-
-    def filter_key(self) -> ColumnElement:
-        """Return search_filter_value.fts_rowid."""
-        return SearchFilterValue.fts_rowid
 
     def contains(self, text: str) -> ColumnElement[bool]:
         """Return instr(folded, text) > 0: a byte search, several times faster than LIKE on Chinese text."""
@@ -279,10 +294,6 @@ class PostgresTsvector:
     def document_key(self) -> ColumnElement:
         """Return search_document.id."""
         return SearchDocument.id
-
-    def filter_key(self) -> ColumnElement:
-        """Return search_filter_value.document_id."""
-        return SearchFilterValue.document_id
 
     def contains(self, text: str) -> ColumnElement[bool]:
         """Return strpos(folded, text) > 0 (exact, no LIKE wildcards to escape)."""

@@ -1,4 +1,5 @@
-"""Tables owned by search: indexed documents and their filter values (the SQLite FTS5 table lives in the migration)."""
+"""Tables owned by search: indexed documents and their filter values (SQLite's search_fts and search_fts_facets live in
+the migrations)."""
 
 from __future__ import annotations
 
@@ -41,12 +42,8 @@ class SearchFilterValue(Base):
     __tablename__ = "search_filter_value"
     __table_args__ = (
         Index("ix_search_filter_value_field_value", "field", "value"),
-        # SQLite backend: facet counts go from the FTS rowids of the matches straight to their values.
-        Index("ix_search_filter_value_fts", "fts_rowid", "field", "value"),
     )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("search_document.id", ondelete="CASCADE"), primary_key=True)
     field: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # SQLite backend: the document's search_fts rowid (NULL on PostgreSQL).
-    fts_rowid: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -13,7 +14,15 @@ from sqlalchemy.orm import Session
 from openzone.config import get_settings
 from openzone.core import jobs
 from openzone.core.search import domain
-from openzone.core.search.backends import Backend, Pending, SqliteFts5, backend_for
+from openzone.core.search.backends import (
+    FACETS,
+    Backend,
+    Pending,
+    SqliteFts5,
+    backend_for,
+    decode_facets,
+    encode_facets,
+)
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.kit.errors import problem
@@ -103,7 +112,8 @@ def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
         .where(SearchDocument.index_name == spec.name, SearchDocument.doc_key.in_(list(batch))))}
     pending = [Pending(id=existing[key][0] if key in existing else new_id(), key=key,
                        fields={k: v for k, v in doc.fields.items() if v}, analysed=analysed, new=key not in existing,
-                       fts_rowid=existing[key][1] if key in existing else None)
+                       fts_rowid=existing[key][1] if key in existing else None,
+                       facets=encode_facets([(n, v) for n, v in analysed.filters if n in spec.facets]))
                for key, (doc, analysed) in batch.items()]
     if existing:
         old_ids = [doc_id for doc_id, _ in existing.values()]
@@ -121,7 +131,7 @@ def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
         session.execute(update(docs).where(docs.c.id == bindparam("b_id")).values(
             fields=bindparam("b_fields"), folded=bindparam("b_folded"), fts_rowid=bindparam("b_fts_rowid"),
             tsv=_tsv_param(session, "b_tsv"), updated_at=bindparam("b_updated_at")), updates)
-    values = [{"document_id": p.id, "field": name, "value": value, "fts_rowid": p.fts_rowid}
+    values = [{"document_id": p.id, "field": name, "value": value}
               for p in pending for name, value in p.analysed.filters]
     if values:
         session.execute(insert(SearchFilterValue.__table__), values)
@@ -266,6 +276,8 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
         if plan.substrings and not plan.phrases:
             attempts.append(("substring", None))
     for mode, expr in attempts:
+        if mode == "any":  # no document holds every word; when every word is common, select by all of them
+            expr = _partial_expression(session, backend, spec, expr) or expr
         found = _Matches(session, backend, _statement(backend, spec, mode, expr, plan, wanted, text_conditions),
                          offset=offset, limit=per_page, facets=spec.facets if facets else ())
         total = found.total
@@ -277,12 +289,15 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
     if mode == "all" and plan.relaxed is not None and offset + per_page > total:
         # A few documents holding every word must not hide the many that hold most of them (a question rarely has
         # all its words in the passage that answers it): rank those after, on the page where the complete ones end.
-        exclude = plan.strict if plan.exclude is None else domain.AnyOf((plan.exclude, plan.strict))
-        partial_found = _Matches(session, backend,
-                                 _statement(backend, spec, "any", plan.relaxed, plan, wanted, text_conditions, exclude),
-                                 offset=max(0, offset - total), limit=per_page - len(ranked))
-        partial = partial_found.total
-        partial_ranked = partial_found.page() if partial else []
+        partial = 0
+        partial_expr = _partial_expression(session, backend, spec, plan.relaxed)
+        if partial_expr is not None:
+            exclude = plan.strict if plan.exclude is None else domain.AnyOf((plan.exclude, plan.strict))
+            partial_found = _Matches(session, backend,
+                                     _statement(backend, spec, "any", partial_expr, plan, wanted, text_conditions, exclude),
+                                     offset=max(0, offset - total), limit=per_page - len(ranked))
+            partial = partial_found.total
+            partial_ranked = partial_found.page() if partial else []
     # Load whole rows for one page only: sorting wide rows is what makes a search slow.
     keys = [r.key for r in ranked] + [r.key for r in partial_ranked]
     by_key = backend.document_key()
@@ -293,6 +308,33 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
     facet_counts = found.facets() if facets and spec.facets and total else {}
     return Results(index=index, query=query, total=total, page=page, per_page=per_page, hits=hits,
                    facets=facet_counts, mode=mode, partial=partial)
+
+
+# A word that more documents of an index hold than this does not make a document a partial match by itself; it still
+# counts in the ranking of the documents that hold a rarer word. This is the rule of Lucene's "common terms" query
+# (cutoff_frequency), with an absolute cut-off: ranking costs per matching document (bm25 about 1.7 µs, ts_rank_cd
+# about 50 µs here), so without it a question or a code prefix ranked tens of thousands of partial matches (at
+# 100,000 documents, `db11t 3022` ranked 9,761 documents holding only DB11/T). An index smaller than this is unchanged.
+COMMON_DOCS = 1_000
+
+
+def _partial_expression(session: Session, backend: Backend, spec: IndexSpec,
+                        relaxed: domain.Expr) -> domain.Expr | None:
+    """Return what selects partial matches: rare words, ranked with every word; None when every word is common."""
+    items = relaxed.items if isinstance(relaxed, domain.AnyOf) else (relaxed,)
+    held = []
+    for item in items:
+        m = backend.match(spec, item, None, {})
+        capped = select(m.key).select_from(m.source).where(m.condition).limit(COMMON_DOCS + 1).subquery()
+        held.append(select(func.count()).select_from(capped).scalar_subquery())
+    counts = session.execute(select(*held)).one()
+    rare = tuple(item for item, n in zip(items, counts, strict=True) if n <= COMMON_DOCS)
+    if len(rare) == len(items):
+        return relaxed
+    if not rare:
+        return None
+    # Selected by a rare word; the rare words appear twice in the expression, so they weigh twice in the ranking.
+    return domain.All((domain.AnyOf(rare), relaxed))
 
 
 @dataclass(frozen=True)
@@ -353,11 +395,9 @@ class _Matches:
             page = select(m.c.k, m.c.s, m.c.t).order_by(m.c.s.desc(), m.c.t).limit(self.limit).offset(self.offset).subquery()
             parts.append(select(literal_column("'p'"), page.c.k, page.c.s, page.c.t))
         if self.facet_fields:
-            v = SearchFilterValue
-            # IN drives the lookups from the matches (a join let the planner walk every filter value instead).
-            parts.append(select(literal_column("'f'"), v.field, v.value, func.count())
-                         .where(v.fts_rowid.in_(select(m.c.k)), v.field.concat("").in_(self.facet_fields))
-                         .group_by(v.field, v.value))
+            # One row per distinct combination of facet values among the matches; facets() adds them up per value.
+            parts.append(select(literal_column("'f'"), FACETS.c.facets, func.count(), null())
+                         .select_from(m.join(FACETS, FACETS.c.rowid == m.c.k)).group_by(FACETS.c.facets))
         self.total = 0
         page_rows = []
         for part, a, b, c in self.session.execute(union_all(*parts)):
@@ -366,7 +406,8 @@ class _Matches:
             elif part == "p":
                 page_rows.append((a, b, c))
             else:
-                self.facet_rows.append((a, b, c))
+                self.facet_rows.extend((name, value, b) for name, value in decode_facets(a)
+                                       if name in self.facet_fields)
         # A compound SELECT promises no order: sort the page again the way it was chosen.
         self.rows = [_Ranked(k, s) for k, s, _ in sorted(page_rows, key=lambda r: (-r[1], r[2]))]
 
@@ -376,20 +417,22 @@ class _Matches:
 
     def facets(self) -> dict[str, list[tuple[str, int]]]:
         """Count the matches' values of each facet field (the most frequent FACET_VALUES of each)."""
-        rows = self.facet_rows
+        counts: Counter[tuple[str, str]] = Counter()
+        for name, value, n in self.facet_rows:
+            counts[name, value] += n
         if not isinstance(self.backend, SqliteFts5) and self.facet_fields and self.total:
             # The matches are materialised first and the filter values looked up from them by primary key. `field ||
             # ''` keeps the planner off the (field, value) index; without the MATERIALIZED fence it estimated a few
             # hundred filter rows, walked all of them and tested each document's tsvector (measured at 100,000
             # documents: 2,005 ms for 农业 -经济, 83 ms materialised).
             keys = self.query.stmt.order_by(None).cte("matches").prefix_with("MATERIALIZED")
-            rows = self.session.execute(
+            counts.update({(name, value): n for name, value, n in self.session.execute(
                 select(SearchFilterValue.field, SearchFilterValue.value, func.count().label("n"))
-                .where(self.backend.filter_key().in_(select(keys.c[0])),
+                .where(SearchFilterValue.document_id.in_(select(keys.c[0])),
                        SearchFilterValue.field.concat("").in_(self.facet_fields))
-                .group_by(SearchFilterValue.field, SearchFilterValue.value)).all()
+                .group_by(SearchFilterValue.field, SearchFilterValue.value))})
         out: dict[str, list[tuple[str, int]]] = {name: [] for name in self.facet_fields}
-        for name, value, n in rows:
+        for (name, value), n in counts.items():
             out[name].append((value, n))
         return {name: sorted(values, key=lambda v: (-v[1], v[0]))[:FACET_VALUES] for name, values in out.items()}
 
