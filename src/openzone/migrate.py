@@ -59,5 +59,5 @@ def head() -> str:
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    """Tell Alembic's comparison to ignore SQLite FTS5 tables, which migrations create and no model can describe."""
+    """Tell Alembic's comparison to ignore search_fts*: the SQLite FTS5 table and its facets table, which only migrations make."""
     return not (type_ == "table" and reflected and compare_to is None and name.startswith("search_fts"))

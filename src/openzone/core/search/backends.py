@@ -87,8 +87,12 @@ class Backend(Protocol):
     def clear(self, session: Session, index_name: str) -> None:
         """Remove every document of an index from the backend's own index."""
 
-    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters) -> Match:
-        """Return the query that finds documents of an index matching expr, not exclude, and the filters."""
+    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
+              rank: Expr | None = None) -> Match:
+        """Return the query that finds documents of an index matching expr, not exclude, and the filters.
+
+        rank, when given, holds every word of expr and is what the score should reward (expr may select by fewer).
+        """
 
     def document_key(self) -> ColumnElement:
         """Return the search_document column that equals Match.key."""
@@ -178,8 +182,12 @@ class SqliteFts5:
         for t in (FTS, FACETS):
             session.execute(delete(t).where(t.c.rowid.between(low, high)))
 
-    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters) -> Match:
-        """Return one FTS5 MATCH for words, exclusions and filters, limited to the index's rowid block."""
+    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
+              rank: Expr | None = None) -> Match:
+        """Return one FTS5 MATCH for words, exclusions and filters, limited to the index's rowid block.
+
+        bm25 scores every phrase of the MATCH, so a rank expression has nothing to add: expr already holds its words.
+        """
         query = to_fts5(expr)
         if exclude is not None:
             query = f"({query} NOT {to_fts5(exclude)})"
@@ -274,19 +282,25 @@ class PostgresTsvector:
     def clear(self, session: Session, index_name: str) -> None:
         """Do nothing: the tsvectors go with their rows."""
 
-    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters) -> Match:
-        """Return the tsvector @@ tsquery condition and ts_rank_cd score for an index (filters are left to the caller)."""
+    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
+              rank: Expr | None = None) -> Match:
+        """Return the tsvector @@ tsquery condition and ts_rank_cd score for an index (filters are left to the caller).
+
+        ts_rank_cd scores the covers that satisfy its query, so a word that expr needs only alongside others adds
+        nothing to a document's score there: a rank expression (an OR of every word) is scored instead.
+        """
         query = to_tsquery(expr)
         if exclude is not None:
             query = f"{query} & !{to_tsquery(exclude)}"
-        tsquery = cast(bindparam("ts_query", query), TSQUERY)
+        tsquery = cast(bindparam("ts_query", query, unique=True), TSQUERY)
+        scored = tsquery if rank is None else cast(bindparam("ts_rank", to_tsquery(rank), unique=True), TSQUERY)
         # ts_rank_cd takes weights for {D, C, B, A}, each in [0, 1]: scale the index's boosts by the largest.
         top = max(spec.boosts.values())
         weights = [spec.boosts["body"] / top, spec.boosts["keywords"] / top, spec.boosts["title"] / top,
                    spec.boosts["code"] / top]
         # Normalisation 1 divides by 1 + log(document length), as bm25 discounts long documents.
         array = literal_column("'{" + ",".join(f"{w:.4f}" for w in weights) + "}'::float4[]")
-        score = func.ts_rank_cd(array, SearchDocument.tsv, tsquery, 1)
+        score = func.ts_rank_cd(array, SearchDocument.tsv, scored, 1)
         condition = SearchDocument.tsv.op("@@")(tsquery) & (SearchDocument.index_name == spec.name)
         return Match(source=SearchDocument, condition=condition, score=score, key=SearchDocument.id,
                      tiebreak=SearchDocument.doc_key, filtered=False)

@@ -276,9 +276,10 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
         if plan.substrings and not plan.phrases:
             attempts.append(("substring", None))
     for mode, expr in attempts:
+        rank = None
         if mode == "any":  # no document holds every word; when every word is common, select by all of them
-            expr = _partial_expression(session, backend, spec, expr) or expr
-        found = _Matches(session, backend, _statement(backend, spec, mode, expr, plan, wanted, text_conditions),
+            expr, rank = _partial_expression(session, backend, spec, expr) or (expr, None)
+        found = _Matches(session, backend, _statement(backend, spec, mode, expr, plan, wanted, text_conditions, rank=rank),
                          offset=offset, limit=per_page, facets=spec.facets if facets else ())
         total = found.total
         if total or mode == attempts[-1][0]:
@@ -293,8 +294,10 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
         partial_expr = _partial_expression(session, backend, spec, plan.relaxed)
         if partial_expr is not None:
             exclude = plan.strict if plan.exclude is None else domain.AnyOf((plan.exclude, plan.strict))
+            expr, rank = partial_expr
             partial_found = _Matches(session, backend,
-                                     _statement(backend, spec, "any", partial_expr, plan, wanted, text_conditions, exclude),
+                                     _statement(backend, spec, "any", expr, plan, wanted, text_conditions, exclude,
+                                                rank=rank),
                                      offset=max(0, offset - total), limit=per_page - len(ranked))
             partial = partial_found.total
             partial_ranked = partial_found.page() if partial else []
@@ -319,8 +322,8 @@ COMMON_DOCS = 1_000
 
 
 def _partial_expression(session: Session, backend: Backend, spec: IndexSpec,
-                        relaxed: domain.Expr) -> domain.Expr | None:
-    """Return what selects partial matches: rare words, ranked with every word; None when every word is common."""
+                        relaxed: domain.Expr) -> tuple[domain.Expr, domain.Expr | None] | None:
+    """Return what selects partial matches and what ranks them (None: as selected); None when every word is common."""
     items = relaxed.items if isinstance(relaxed, domain.AnyOf) else (relaxed,)
     held = []
     for item in items:
@@ -330,11 +333,12 @@ def _partial_expression(session: Session, backend: Backend, spec: IndexSpec,
     counts = session.execute(select(*held)).one()
     rare = tuple(item for item, n in zip(items, counts, strict=True) if n <= COMMON_DOCS)
     if len(rare) == len(items):
-        return relaxed
+        return relaxed, None
     if not rare:
         return None
-    # Selected by a rare word; the rare words appear twice in the expression, so they weigh twice in the ranking.
-    return domain.All((domain.AnyOf(rare), relaxed))
+    # Selected by a rare word and ranked by every word. bm25 scores the phrases of the expression itself, where the
+    # rare words appear twice (they weigh twice); ts_rank_cd scores the rank expression, every word once.
+    return domain.All((domain.AnyOf(rare), relaxed)), relaxed
 
 
 @dataclass(frozen=True)
@@ -455,7 +459,7 @@ def _filter_conditions(wanted: Mapping[str, list[str]]) -> Iterable:
 
 
 def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.Plan, wanted: Mapping[str, list[str]],
-               text_conditions: list, exclude: domain.Expr | None = None) -> _Query:
+               text_conditions: list, exclude: domain.Expr | None = None, *, rank: domain.Expr | None = None) -> _Query:
     if mode in ("browse", "substring"):
         conditions = [*_filter_conditions(wanted), *text_conditions]
         if mode == "substring":
@@ -465,7 +469,7 @@ def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.
         stmt = select(key).where(SearchDocument.index_name == spec.name, *conditions)
         return _Query(stmt, key, literal(0.0), SearchDocument.doc_key)
     exclude = exclude or plan.exclude
-    match = backend.match(spec, expr, exclude, wanted)
+    match = backend.match(spec, expr, exclude, wanted, rank)
     tokens = [domain.exact_token(p) for p in plan.phrases]
     if isinstance(backend, SqliteFts5) and plan.phrases and all(tokens) and not plan.excluded_phrases:
         # A document holding each phrase as a token holds the phrase; only the others are read from search_document
