@@ -172,3 +172,43 @@ def test_receipt_of_filing_verifies_offline(session):
     issued = receipt_service.issue(session, bytes.fromhex(doc.leaf_hash))
     verdict = receipt.verify_receipt(issued.data, log_keys=[ledger.log_signer().verifier()], quorum=0)
     assert verdict.fields.digests["document"] == f"sha256:{doc.sha256}" and verdict.fields.type == service.FILED
+
+
+def _file(session, org, path, **kw):
+    return service.file_document(session, org_id=org, filename=path.name, data=path.read_bytes(), **kw).document
+
+
+def test_documents_filed_after_the_export_declaration_join_its_rebate_set(session):
+    # The export declaration comes first; the contract and B/L filed afterwards belong to the same rebate set and are
+    # kept 10 years (domain-rules.md §7), just as when they come before it.
+    org = uuid.uuid4()
+    declaration = _file(session, org, SAMPLES / "SH1-declaration.json")
+    contract = _file(session, org, SAMPLES / "SH1-contract.pdf")
+    bill = _file(session, org, SAMPLES / "SH1-bill-of-lading.json")
+    assert contract.dossier_id == bill.dossier_id == declaration.dossier_id
+    for doc in (contract, bill):
+        assert doc.rebate_set and doc.retention_rule == "export_rebate"
+        assert doc.retain_until == domain.add_years(doc.retention_start_on, 10)
+
+
+def test_a_document_linked_or_relabelled_into_a_rebate_set_is_kept_ten_years(session):
+    org = uuid.uuid4()
+    contract = _file(session, org, SAMPLES / "SH1-contract.pdf")
+    assert not contract.rebate_set and contract.retention_rule == "customs_audit"
+    declaration = _file(session, org, SAMPLES / "SH3-declaration.json")
+    assert declaration.dossier_id != contract.dossier_id
+    # Moved by hand into the other shipment's dossier, it joins that rebate set.
+    service.relink(session, org_id=org, document_id=contract.id, dossier_id=declaration.dossier_id)
+    assert contract.rebate_set and contract.retain_until == domain.add_years(contract.retention_start_on, 10)
+    # Moved out again, it keeps the retention already promised.
+    service.relink(session, org_id=org, document_id=contract.id, dossier_id=None)
+    assert contract.retain_until == domain.add_years(contract.retention_start_on, 10)
+    # A packing list in a rebate set is not covered; relabelled as a transport document, it is.
+    packing = _file(session, org, SAMPLES / "SH1-packing-list.pdf")
+    service.relink(session, org_id=org, document_id=packing.id, dossier_id=declaration.dossier_id)
+    assert not packing.rebate_set
+    service.set_category(session, org_id=org, document_id=packing.id, category="transport")
+    assert packing.rebate_set and packing.retention_rule == "export_rebate"
+    with pytest.raises(service.RetentionActive):
+        service.withdraw(session, org_id=org, document_id=packing.id, reason="x",
+                         today=domain.add_years(packing.retention_start_on, 5))

@@ -37,6 +37,7 @@ MAX_TAGS = 20
 # Rows or values per statement in bulk reads and writes (well under SQLite's and PostgreSQL's parameter limits).
 CHUNK = 500
 REBATE_SET_CATEGORIES = ("contract", "transport")
+DECLARATION_TYPE = "cn:customs-declaration"
 
 DocumentExists = problem("trade-vault-document-exists", 409, "该文件已存档", "This file is already on file")
 RetentionActive = problem("trade-vault-retention-active", 409, "保存期限内的单证不能撤回",
@@ -237,8 +238,6 @@ class Prepared:
     currency: str
     total: str
     sample: bool
-    # An export declaration makes its dossier an export-rebate set (domain-rules.md §7).
-    export: bool
     text: str
     category: domain.Category
     category_manual: bool
@@ -324,7 +323,7 @@ def prepare(upload: Upload, *, own_name: str = "", limits: domain.Limits = domai
         doc_type=parsed.doc_type if parsed else "", number=(parsed.number if parsed else "")[:100],
         issued_on=parsed.issued_on if parsed else None, currency=(parsed.currency if parsed else "")[:3],
         total=str(parsed.total) if parsed and parsed.total is not None else "", sample=bool(parsed and parsed.sample),
-        export=parsed is not None and parsed.extra.get("direction") == "export", text=text, category=chosen,
+        text=text, category=chosen,
         category_manual=bool(upload.category), tags=tags_clean, fields=fields, references=references,
         counterparty=counterparty, country=country, start_on=start, retain_until=kept.until,
         retention_rule=kept.rule.code, rebate_set=rebate)
@@ -446,10 +445,11 @@ def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, 
                "sample": p.sample, "source": source, "uploaded_by": uploaded_by, "leaf_hash": recorded.leaf_hash.hex(),
                "withdrawn_at": None, "withdrawn_reason": "", "withdrawn_leaf": None, "created_at": utcnow()}
         rows.append(row)
-        grouping.add(row, p.references, export=p.export)
+        grouping.add(row, p.references)
     moved = grouping.write_dossiers()
     session.execute(insert(Document.__table__), rows)
     grouping.write_keys()
+    settle_rebate_sets(session, {row["dossier_id"] for row in rows if row["dossier_id"] is not None})
     ids = [row["id"] for row in rows]
     docs: dict[uuid.UUID, Document] = {}
     for chunk in _chunks(ids):
@@ -516,7 +516,7 @@ class _Grouping:
     """Put a batch's documents into dossiers in file order, with the results of filing them one by one.
 
     A document joins the dossier its reference numbers point to, opens one, or shows that the dossiers it names are
-    one shipment (they fold into the one with the smallest id); an export declaration makes its dossier a rebate set.
+    one shipment (they fold into the one with the smallest id).
     The stored keys are read with one query per key type; the batch's own dossiers live in memory until written.
     """
 
@@ -550,7 +550,7 @@ class _Grouping:
             dossier_id = self.parent[dossier_id]
         return dossier_id
 
-    def add(self, row: dict[str, Any], references: Mapping[str, str], *, export: bool) -> None:
+    def add(self, row: dict[str, Any], references: Mapping[str, str]) -> None:
         """Give a document row its dossier, opening or folding dossiers as its reference numbers require."""
         keys = _keys_of(references)
         if not keys:
@@ -580,27 +580,6 @@ class _Grouping:
         # document's keys can be stronger than the current title's.
         if _rank_of_title(self.titles[dossier_id]) > min(TITLE_ORDER.index(k) for k in keys if k in TITLE_ORDER):
             self.titles[dossier_id] = _title(keys)
-        if export:
-            self._mark_rebate_set(dossier_id)
-
-    def _mark_rebate_set(self, dossier_id: uuid.UUID) -> None:
-        # Once an export declaration joins a dossier, the contracts and transport documents in it at that moment are
-        # part of the export-rebate set and kept 10 years (domain-rules.md §7); later arrivals are not re-examined.
-        for row in self.members.get(dossier_id, []):
-            if row["category"] in REBATE_SET_CATEGORIES:
-                kept = domain.retention(domain.Category(row["category"]), start_on=row["retention_start_on"],
-                                        rebate_set=True)
-                row["rebate_set"] = True
-                if kept.until > row["retain_until"]:
-                    row["retain_until"], row["retention_rule"] = kept.until, kept.rule.code
-        stored = sorted(self.stored.get(dossier_id, ()))
-        for chunk in _chunks(stored):
-            for doc in self.session.scalars(select(Document).where(Document.dossier_id.in_(chunk),
-                                                                   Document.category.in_(REBATE_SET_CATEGORIES))):
-                kept = domain.retention(domain.Category(doc.category), start_on=doc.retention_start_on, rebate_set=True)
-                doc.rebate_set = True
-                if kept.until > doc.retain_until:
-                    doc.retain_until, doc.retention_rule = kept.until, kept.rule.code
 
     def write_dossiers(self) -> list[Document]:
         """Insert the batch's dossiers, update the stored ones it touched, fold merged ones; return moved documents."""
@@ -691,6 +670,31 @@ def dossier_keys_of(session: Session, dossier_id: uuid.UUID) -> list[DossierKey]
                                 .order_by(DossierKey.key_type, DossierKey.value)))
 
 
+def settle_rebate_sets(session: Session, dossier_ids: Iterable[uuid.UUID]) -> None:
+    """Make the contracts and transport documents of every dossier holding an export declaration a rebate set.
+
+    An export declaration makes its shipment an export-rebate filing set, whose contracts and transport documents are
+    kept 10 years (domain-rules.md §7), whenever they were filed, linked or relabelled: before the declaration, in
+    the same batch or after it. A withdrawn declaration still counts (its record stays), and retention never shortens.
+    """
+    wanted = sorted(set(dossier_ids))
+    rebate: set[uuid.UUID] = set()
+    for chunk in _chunks(wanted):
+        for dossier_id, fields in session.execute(select(Document.dossier_id, Document.fields).where(
+                Document.dossier_id.in_(chunk), Document.doc_type == DECLARATION_TYPE)):
+            if ((fields or {}).get("extra") or {}).get("direction") == "export":
+                rebate.add(dossier_id)
+    for chunk in _chunks(sorted(rebate)):
+        for doc in session.scalars(select(Document).where(Document.dossier_id.in_(chunk),
+                                                          Document.category.in_(REBATE_SET_CATEGORIES),
+                                                          Document.rebate_set.is_(False))):
+            kept = domain.retention(domain.Category(doc.category), start_on=doc.retention_start_on, rebate_set=True)
+            doc.rebate_set = True
+            if kept.until > doc.retain_until:
+                doc.retain_until, doc.retention_rule = kept.until, kept.rule.code
+    session.flush()
+
+
 def relink(session: Session, *, org_id: uuid.UUID, document_id: uuid.UUID, dossier_id: uuid.UUID | None,
            new_title: str = "") -> Document:
     """Move a document by hand into another dossier of the firm, a new one (new_title) or none."""
@@ -704,6 +708,9 @@ def relink(session: Session, *, org_id: uuid.UUID, document_id: uuid.UUID, dossi
         doc.dossier_id = get_dossier(session, org_id, dossier_id).id
     else:
         doc.dossier_id = None
+    if doc.dossier_id is not None:
+        session.flush()
+        settle_rebate_sets(session, [doc.dossier_id])
     search.index_document(session, index=INDEX, doc=_doc_for(session, doc))
     session.flush()
     return doc
@@ -800,6 +807,9 @@ def set_category(session: Session, *, org_id: uuid.UUID, document_id: uuid.UUID,
         ledger.record(session, RECLASSIFIED, actor_org_id=org_id, digests={"document": f"sha256:{doc.sha256}"},
                       data={"document": str(doc.id), "from": previous, "to": doc.category,
                             "retain_until": doc.retain_until.isoformat()})
+        if doc.dossier_id is not None:
+            session.flush()
+            settle_rebate_sets(session, [doc.dossier_id])
     search.index_document(session, index=INDEX, doc=_doc_for(session, doc))
     session.flush()
     return doc
