@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from openzone.core import jobs, search
 from openzone.core.search import Document, service
@@ -368,3 +369,13 @@ def test_bulk_indexing_across_batches_adds_replaces_and_keeps_the_last_version_o
     replaced = find(backend_session, "冷藏车")
     assert replaced.total == 10 and replaced.facets["region"] == [("河北", 10)]
     assert search.count_documents(backend_session, index="testdocs") == service.BATCH + 20
+
+
+def test_postgresql_plans_every_search_for_its_own_words(backend_session):
+    # psycopg prepares a statement after its fifth run; a generic plan there cannot see how common the words are.
+    if backend_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL planner setting")
+    add(backend_session, "bank", title="中国农业发展银行信贷管理办法")
+    for _ in range(8):
+        assert keys(find(backend_session, "农业")) == ["bank"]
+    assert backend_session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"

@@ -263,6 +263,7 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
     plan = domain.plan_query(parsed)
     wanted = _merge_filters(spec, plan.filters, filters or {})
     backend = backend_for(session)
+    backend.before_search(session)
     text_conditions = [*(backend.contains(p) for p in plan.phrases),
                        *(~backend.contains(p) for p in plan.excluded_phrases)]
     offset = (page - 1) * per_page
