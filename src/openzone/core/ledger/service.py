@@ -323,9 +323,25 @@ def log_vkey() -> str:
     return log_signer().vkey
 
 
+_TILE_SELECTS = {
+    "sqlite": "SELECT data FROM ledger_tile WHERE level = ? AND idx = ?",
+    "postgresql": "SELECT data FROM ledger_tile WHERE level = %s AND idx = %s",
+}
+_NEWEST_SIZE = "SELECT max(size) FROM ledger_checkpoint"
+
+
 def _read_stored_tile(session: Session, level: int, idx: int) -> bytes:
-    # Column select, not the ORM: integrate writes tiles with bulk statements that bypass the identity map.
-    data = session.execute(select(Tile.data).where(Tile.level == level, Tile.idx == idx)).scalar_one_or_none()
+    # On the DBAPI cursor of the session's connection: a proof reads a few tiles, and building and running each
+    # SELECT through the ORM was most of its time (2.4 ms per inclusion proof at 10^5 entries, 0.5 ms after). Tiles
+    # are only ever written with bulk statements, never as pending ORM objects, so there is nothing to flush first.
+    connection = session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_TILE_SELECTS[connection.dialect.name], (level, idx))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    data = row[0] if row else None
     if data is None:
         raise merkle.InvalidTile(f"tile {level}/{idx} is missing")
     return bytes(data)
@@ -507,8 +523,16 @@ def pending_count(session: Session) -> int:
 
 def tree_size(session: Session) -> int:
     """Return the size of the newest signed checkpoint (0 before the first one)."""
-    checkpoint = latest_checkpoint(session)
-    return checkpoint.size if checkpoint else 0
+    # On the DBAPI cursor, as tiles are read (the ORM statement was half of a proof's time once tiles were fast).
+    # integrate() flushes the checkpoint it adds, so nothing pending can be missed.
+    connection = session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_NEWEST_SIZE)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def read_tile(session: Session, level: int, idx: int) -> bytes:

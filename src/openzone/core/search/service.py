@@ -305,10 +305,11 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
     # Load whole rows for one page only: sorting wide rows is what makes a search slow.
     keys = [r.key for r in ranked] + [r.key for r in partial_ranked]
     by_key = backend.document_key()
-    loaded = {getattr(row, by_key.key): row
-              for row in session.scalars(select(SearchDocument).where(by_key.in_(keys)))} if keys else {}
-    hits = [_hit(spec, loaded[r.key], float(r.score), plan.marks) for r in ranked]
-    hits += [_hit(spec, loaded[r.key], float(r.score), plan.marks, complete=False) for r in partial_ranked]
+    # Only the key and fields: the folded text and tsvector are the widest columns and a hit needs neither.
+    loaded = {key: (doc_key, fields) for key, doc_key, fields in session.execute(
+        select(by_key, SearchDocument.doc_key, SearchDocument.fields).where(by_key.in_(keys)))} if keys else {}
+    hits = [_hit(spec, *loaded[r.key], float(r.score), plan.marks) for r in ranked]
+    hits += [_hit(spec, *loaded[r.key], float(r.score), plan.marks, complete=False) for r in partial_ranked]
     facet_counts = found.facets() if facets and spec.facets and total else {}
     return Results(index=index, query=query, total=total, page=page, per_page=per_page, hits=hits,
                    facets=facet_counts, mode=mode, partial=partial)
@@ -489,11 +490,12 @@ def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.
     return _Query(stmt, match.key, match.score, match.tiebreak)
 
 
-def _hit(spec: IndexSpec, row: SearchDocument, score: float, marks: Sequence[str], *, complete: bool = True) -> Hit:
+def _hit(spec: IndexSpec, doc_key: str, fields: Mapping[str, str], score: float, marks: Sequence[str], *,
+         complete: bool = True) -> Hit:
     highlights = {}
     for f in spec.fields:
-        text = row.fields.get(f.name)
+        text = fields.get(f.name)
         if text:
             short = len(text) <= domain.SNIPPET_CHARS
             highlights[f.name] = domain.highlight(text, marks, limit=None if short else domain.SNIPPET_CHARS)
-    return Hit(key=row.doc_key, score=score, fields=dict(row.fields), highlights=highlights, complete=complete)
+    return Hit(key=doc_key, score=score, fields=dict(fields), highlights=highlights, complete=complete)
