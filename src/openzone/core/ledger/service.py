@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, event, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, event, func, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from openzone.config import get_settings
@@ -43,6 +43,10 @@ class Recorded(NamedTuple):
 # Entries wait in the session (session.info) and are inserted with one executemany just before the session's next
 # statement or its commit, in the caller's transaction: a flush per entry cost half the append time.
 _PENDING = "openzone.ledger.pending"
+# Salts of commitments made in the open transaction wait the same way; _MADE remembers those commitments so that
+# record() need not read them back.
+_SALTS = "openzone.ledger.salts"
+_MADE = "openzone.ledger.made"
 # Driver-level executemany: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The values are
 # converted here as SQLAlchemy stores them (Uuid on SQLite: 32 hex digits), which tests check by reading the rows back
 # through the ORM.
@@ -103,7 +107,14 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
         connection.exec_driver_sql(_INSERTS[name], rows)
 
 
+def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    connection.execute(insert(Salt), rows)
+
+
 def _insert_pending(session: Session) -> None:
+    salts = session.info.pop(_SALTS, None)
+    if salts:
+        _insert_salts(session.connection(), salts)
     rows = session.info.pop(_PENDING, None)
     if rows:
         _insert_rows(session.connection(), rows)
@@ -113,13 +124,14 @@ def _insert_pending(session: Session) -> None:
 def _before_statement(state: ORMExecuteState) -> None:
     # The ORM flushes its own changes before a query (autoflush); pending entries follow the same rule, so any query
     # in the transaction, pending_count and integrate included, sees them.
-    if _PENDING in state.session.info:
+    info = state.session.info
+    if _PENDING in info or _SALTS in info:
         _insert_pending(state.session)
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    if _PENDING in session.info:
+    if _PENDING in session.info or _SALTS in session.info:
         _insert_pending(session)
 
 
@@ -127,8 +139,11 @@ def _before_commit(session: Session) -> None:
 def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
     # Entries recorded before a savepoint belong to the enclosing transaction: write them there, before the SAVEPOINT
     # is emitted, so rolling the savepoint back keeps them.
-    if transaction.nested and _PENDING in session.info:
-        _insert_rows(transaction.parent.connection(None), session.info.pop(_PENDING))
+    if transaction.nested:
+        if _SALTS in session.info:
+            _insert_salts(transaction.parent.connection(None), session.info.pop(_SALTS))
+        if _PENDING in session.info:
+            _insert_rows(transaction.parent.connection(None), session.info.pop(_PENDING))
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -136,11 +151,19 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     # A rolled-back transaction takes its entries with it, as it does its business rows.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_SALTS, None)
+        session.info.pop(_MADE, None)
+    elif transaction.nested:
+        # A savepoint rolled back may have taken salts with it: from here on, record() reads them back.
+        session.info.pop(_MADE, None)
 
 
 # Event types already validated (they are a few dozen constants in the services' code).
 MAX_REMEMBERED_EVENT_TYPES = 1024
 _valid_event_types: set[str] = set()
+
+
+_KNOWN_SALTS = select(Salt.commitment).where(Salt.commitment.in_(bindparam("commitments", expanding=True)))
 
 
 def record(
@@ -181,7 +204,10 @@ def record(
                            errors=[{"field": "data", "code": "size"}])
     if commitments:
         # A commitment must come from commit(): a bare hash of an identifier could be reversed by trying every value.
-        unknown = sorted(c for c in set(commitments.values()) if session.get(Salt, c) is None)
+        made = session.info.get(_MADE, ())
+        others = {c for c in commitments.values() if c not in made}
+        unknown = sorted(others - set(session.scalars(_KNOWN_SALTS, {"commitments": list(others)}))
+                         if others else ())
         if unknown:
             raise InvalidEntry("承诺值须由 ledger.commit 生成且未被擦除",
                                "Commitments must come from ledger.commit and not be erased",
@@ -197,23 +223,28 @@ def record(
     # RFC 9162 §2.1.1 leaf hash, as merkle.leaf_hash computes it (body is already bytes: no copy).
     leaf = _sha256(_LEAF_PREFIX + body).digest()
     row = (event_type, actor_org_id, body, leaf, int.from_bytes(leaf[:8], "big", signed=True))
-    queued = session.info.get(_PENDING)
-    if queued is not None:
-        # A queue exists only in an open transaction outside any savepoint (see the session events above).
-        queued.append(row)
-    elif session.in_nested_transaction():
-        # Inside a savepoint, write now so that rolling the savepoint back also removes the entry.
-        _insert_rows(session.connection(), [row])
-    else:
-        if not session.in_transaction():
-            # Begin as session.add() would, so that the entry belongs to this transaction and leaves with its rollback.
-            session.begin()
-        session.info.setdefault(_PENDING, []).append(row)
+    _queue(session, _PENDING, row, _insert_rows)
     # tuple.__new__ skips the NamedTuple's Python-level __new__; the fields are those of Recorded, in order.
     return _new_tuple(Recorded, (body, leaf, event_type, actor_org_id, now))
 
 
 _new_tuple = tuple.__new__
+
+
+def _queue(session: Session, key: str, row: Any, write: Callable[[Connection, list], None]) -> None:
+    """Queue a row (an entry or a salt) in the session for the one insert before its next statement or commit."""
+    queued = session.info.get(key)
+    if queued is not None:
+        # A queue exists only in an open transaction outside any savepoint (see the session events above).
+        queued.append(row)
+    elif session.in_nested_transaction():
+        # Inside a savepoint, write now so that rolling the savepoint back also removes the row.
+        write(session.connection(), [row])
+    else:
+        if not session.in_transaction():
+            # Begin as session.add() would, so that the row belongs to this transaction and leaves with its rollback.
+            session.begin()
+        session.info.setdefault(key, []).append(row)
 
 
 def entry_bytes(entry: Entry | Recorded) -> bytes:
@@ -237,8 +268,9 @@ def commit(session: Session, kind: str, value: str) -> str:
                                 errors=[{"field": "value", "code": "required"}])
     salt = secrets.token_bytes(domain.SALT_BYTES)
     commitment = domain.commitment_of(kind, salt, value)
-    session.add(Salt(commitment=commitment, kind=kind, salt=salt))
-    session.flush()
+    _queue(session, _SALTS, {"commitment": commitment, "kind": kind, "salt": salt, "created_at": utcnow()},
+           _insert_salts)
+    session.info.setdefault(_MADE, set()).add(commitment)
     return commitment
 
 
@@ -261,6 +293,7 @@ def erase_salts(session: Session, commitments: Iterable[str]) -> int:
     wanted = sorted(set(commitments))
     if not wanted:
         return 0
+    session.info.pop(_MADE, None)
     result = session.execute(delete(Salt).where(Salt.commitment.in_(wanted)))
     session.flush()
     return result.rowcount

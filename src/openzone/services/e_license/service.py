@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from openzone.config import get_settings
@@ -548,13 +548,15 @@ class Desk:
     hall_name: str
 
 
+_DESK = select(Clerk, Window).join(Window, Window.id == Clerk.window_id).where(Clerk.person_id == bindparam("person_id"))
+
+
 def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
     """Return the accredited clerk's window and requester, or raise NotAccredited (checked once per transaction)."""
     memo = session.info.setdefault("e_license.desks", {})
     if person_id in memo:
         return memo[person_id]
-    found = session.execute(select(Clerk, Window).join(Window, Window.id == Clerk.window_id)
-                            .where(Clerk.person_id == person_id)).first()
+    found = session.execute(_DESK, {"person_id": person_id}).first()
     if found is None:
         raise NotAccredited()
     clerk, window = found
@@ -804,17 +806,25 @@ def _retrieval_read(session: Session, application_id: uuid.UUID, license_id: uui
     # One round trip for what a retrieval checks before the gate: the application (locked, so that two windows
     # cannot attach one license twice), its grant's scope, the license, and whether it is attached already. The
     # license's signed credential is not read: the response carries its digest.
+    return session.execute(_RETRIEVAL_READS[lock], {"application_id": application_id, "license_id": license_id}).first()
+
+
+def _retrieval_statement(lock: bool):
     attached = (select(Attachment.id).where(Attachment.application_id == Application.id,
-                                            Attachment.license_id == license_id).exists())
+                                            Attachment.license_id == bindparam("license_id")).exists())
     stmt = (select(Application, consent.Grant, License, attached)
             .outerjoin(consent.Grant, consent.Grant.id == Application.grant_id)
-            .outerjoin(License, License.id == license_id)
-            .where(Application.id == application_id)
+            .outerjoin(License, License.id == bindparam("license_id"))
+            .where(Application.id == bindparam("application_id"))
             .options(defer(License.vc)))
     if lock:
         # Rows already in the session take the values read under the lock, not those of an earlier read.
         stmt = stmt.with_for_update(of=Application).execution_options(populate_existing=True)
-    return session.execute(stmt).first()
+    return stmt
+
+
+# Built once (a statement object keeps its cache key; building it cost more than running it).
+_RETRIEVAL_READS = {lock: _retrieval_statement(lock) for lock in (False, True)}
 
 
 def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uuid.UUID,
