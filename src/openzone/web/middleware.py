@@ -26,7 +26,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 class _HttpMiddleware:
-    """Pass everything but HTTP requests straight through; subclasses handle the requests (plain ASGI)."""
+    """Pass everything but HTTP requests straight through; a subclass's `handle` takes the requests (plain ASGI)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -36,9 +36,6 @@ class _HttpMiddleware:
             await self.app(scope, receive, send)
         else:
             await self.handle(scope, receive, send)
-
-    async def handle(self, scope, receive, send):
-        raise NotImplementedError
 
 
 class BodyLimit(_HttpMiddleware):
@@ -104,6 +101,7 @@ class RequestContext(_HttpMiddleware):
             csrf = new_token(32)
         state.csrf_token = csrf
         settings = get_settings()
+        set_cookie = _csrf_cookie(csrf, settings.secure_cookies) if fresh_csrf else None
         static = scope["path"].startswith("/static/")
         status = 500
 
@@ -112,13 +110,8 @@ class RequestContext(_HttpMiddleware):
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
-                if fresh_csrf:
-                    cookie = Response()
-                    cookie.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="lax",
-                                      secure=settings.secure_cookies, path="/")
-                    for name, value in cookie.raw_headers:
-                        if name == b"set-cookie":  # not the dummy response's own content-length
-                            headers.append("set-cookie", value.decode("latin-1"))
+                if set_cookie:
+                    headers.append("set-cookie", set_cookie)
                 headers["x-request-id"] = request_id
                 headers.setdefault("content-security-policy", CSP)
                 headers["x-content-type-options"] = "nosniff"
@@ -140,3 +133,10 @@ class RequestContext(_HttpMiddleware):
             "request_id": request_id, "method": scope["method"], "path": scope["path"],
             "status": status, "ms": round((time.perf_counter() - started) * 1000, 1),
         }))
+
+
+def _csrf_cookie(token: str, secure: bool) -> str:
+    """Return the Set-Cookie value of a new CSRF token, written by Starlette's own cookie code."""
+    response = Response()
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax", secure=secure, path="/")
+    return response.headers["set-cookie"]

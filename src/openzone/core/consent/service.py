@@ -994,7 +994,7 @@ def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_
                           context="consent_copy.payload")
     copy = Copy(id=new_id(), grant_id=grant.id, access_id=access.id, requester_org_id=requester.org_id,
                 resource_kind=resource_kind, payload_enc=blob,
-                delete_after=utcnow() + dt.timedelta(days=grant.data_life_days), created_at=utcnow())
+                delete_after=utcnow() + dt.timedelta(days=grant.data_life_days))
     session.add(copy)  # flushed with the caller's next statement or commit, like the access record
     return copy
 

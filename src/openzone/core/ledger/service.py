@@ -107,8 +107,11 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
         connection.exec_driver_sql(_INSERTS[name], rows)
 
 
+_SALT_INSERT = insert(Salt)
+
+
 def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    connection.execute(insert(Salt), rows)
+    connection.execute(_SALT_INSERT, rows)
 
 
 def _insert_pending(session: Session) -> None:
