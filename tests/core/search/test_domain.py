@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openzone.core.search import domain
 from openzone.core.search.domain import All, AnyOf, Seq, Term
@@ -26,6 +30,49 @@ def test_traditional_folds_to_simplified():
 
 def test_latin_is_lower_cased():
     assert domain.fold("ISO Force") == "iso force"
+
+
+def _fold_one_by_one(text: str) -> str:
+    # The definition, character by character: NFKC and lower case, dashes to "-", anything that is not a letter, a
+    # digit or a code's joining mark to a space; Traditional to Simplified (by phrase); a run of spaces stays as one space only
+    # between two ASCII letters, digits or joining marks.
+    out = []
+    for ch in text:
+        for c in unicodedata.normalize("NFKC", ch).lower():
+            if c in domain._DASHES:
+                c = "-"
+            out.append(c if c.isalnum() or c in "-/.:()" else " ")
+    converter, joined = domain._converter(), "".join(out)
+    folded = converter.convert(joined)  # phrase by phrase, unless that changes the length
+    if len(folded) != len(joined):
+        folded = "".join((converter.convert(c) or c)[:1] for c in joined)
+    joins = lambda c: (c.isascii() and c.isalnum()) or c in "-/.:()"  # noqa: E731
+    result, i = [], 0
+    while i < len(folded):
+        if folded[i] != " ":
+            result.append(folded[i])
+            i += 1
+            continue
+        j = i
+        while j < len(folded) and folded[j] == " ":
+            j += 1
+        if i > 0 and j < len(folded) and joins(folded[i - 1]) and joins(folded[j]):
+            result.append(" ")
+        i = j
+    return "".join(result)
+
+
+TRICKY = ("aZ09 _-—–‐/.:()，。、《》“”「」ＡＢ１２３﹣－ΣσςΑİıǅﬁ①㎡e\u0301\u1100\u1161\u3131\u314f"
+          "漢字體臺灣停車場\t\n\u3000!?@#$%^&*+=~`'\"[]{}|\\<>ÀÉΆ\u0345\U00020000\U0001F600")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=TRICKY, max_size=24) | st.text(max_size=12))
+def test_folding_a_string_is_folding_it_character_by_character(text):
+    folded, origin = domain.fold_with_map(text)
+    assert folded == _fold_one_by_one(text)
+    assert len(origin) == len(folded) and origin == sorted(origin)
+    assert all(0 <= i < len(text) for i in origin)
 
 
 def test_search_mode_finds_a_word_inside_a_longer_word():

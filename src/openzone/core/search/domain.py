@@ -38,10 +38,6 @@ def _converter():
     return opencc.OpenCC("t2s")
 
 
-def _is_ascii_word(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
-
-
 @lru_cache(maxsize=65536)
 def _fold_char(ch: str) -> str:
     # One character after NFKC and lower-casing, before Traditional → Simplified (done on the whole string).
@@ -58,39 +54,52 @@ def _fold_char(ch: str) -> str:
     return "".join(out)
 
 
-_SPACES_RE = re.compile(" +")
+@lru_cache(maxsize=1)
+def _changing() -> re.Pattern[str]:
+    # The characters that folding changes: a class of characters of the Basic Multilingual Plane is a bitmap that a
+    # regular expression tests in constant time, so the (many) characters that stay as they are cost no Python call.
+    # Every character beyond the plane is looked at one by one.
+    spans: list[list[int]] = []
+    for c in range(0x10000):
+        if not 0xD800 <= c <= 0xDFFF and _fold_char(chr(c)) != chr(c):
+            if spans and spans[-1][1] == c - 1:
+                spans[-1][1] = c
+            else:
+                spans.append([c, c])
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in spans)
+                      + "]|[\U00010000-\U0010FFFF]")
 
 
-def _joins(c: str) -> bool:
-    return _is_ascii_word(c) or c in _KEEP
+def _fold_match(m: re.Match[str]) -> str:
+    return _fold_char(m.group())
+
+
+# A run of spaces between two characters that join (ASCII letters and digits, and the marks that join a code) stays
+# as one space; any other run goes. Marked in place first (\x02 the space kept, \x01 a character dropped), so that the
+# map to the original text comes from one pass over the marks.
+_JOINING = "a-zA-Z0-9" + re.escape("".join(_KEEP))
+_JOINED_SPACES_RE = re.compile(f"(?<=[{_JOINING}]) +(?=[{_JOINING}])")
+
+
+def _mark_joined(m: re.Match[str]) -> str:
+    return "\x02" + "\x01" * (m.end() - m.start() - 1)
 
 
 def fold_with_map(text: str) -> tuple[str, list[int]]:
     """Fold text and return, for each folded character, the index of the original character it came from."""
-    pieces = [_fold_char(ch) for ch in text]
-    joined = "".join(pieces)
+    joined = _changing().sub(_fold_match, text)
     # Most characters fold to exactly one; only then can the map be the identity.
-    same = len(joined) == len(text)
-    origin = list(range(len(text))) if same else [i for i, piece in enumerate(pieces) for _ in piece]
+    origin: Sequence[int] = (range(len(text)) if len(joined) == len(text)
+                             else [i for i, ch in enumerate(text) for _ in _fold_char(ch)])
     simplified = _converter().convert(joined)
     if len(simplified) != len(joined):
         # A phrase-level conversion changed the length: convert character by character to keep the map.
         simplified = "".join((_converter().convert(c) or c)[:1] for c in joined)
     # Collapse spaces; drop a space next to a non-ASCII character, so 收费 系统, 收费，系统 and 收费系统 fold alike.
-    out: list[str] = []
-    out_origin: list[int] = []
-    pos = 0
-    for m in _SPACES_RE.finditer(simplified):
-        a, b = m.span()
-        out.append(simplified[pos:a])
-        out_origin.extend(origin[pos:a])
-        if a > 0 and b < len(simplified) and _joins(simplified[a - 1]) and _joins(simplified[b]):
-            out.append(" ")
-            out_origin.append(origin[a])
-        pos = b
-    out.append(simplified[pos:])
-    out_origin.extend(origin[pos:])
-    return "".join(out), out_origin
+    if " " not in simplified:
+        return simplified, list(origin)
+    marked = _JOINED_SPACES_RE.sub(_mark_joined, simplified).replace(" ", "\x01")
+    return marked.replace("\x01", "").replace("\x02", " "), [i for i, ch in zip(origin, marked, strict=True) if ch != "\x01"]
 
 
 def fold(text: str) -> str:
