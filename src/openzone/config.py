@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Seconds one witness may take over its whole exchange (a 409 retry included). On SQLite the job holds the write
     # lock meanwhile, so this stays well below the 10 s busy timeout.
     ledger_witness_timeout: float = Field(default=3.0, gt=0, le=8)
+    # SQLite: how many connections share one search of a large index, each ranking a slice of it on its own core
+    # (1: one connection). PostgreSQL plans its own parallel workers.
+    search_slices: int = Field(default=2, ge=1, le=16)
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from openzone.config import get_settings
@@ -43,10 +43,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.close()
 
 
+READ_ONLY = "openzone_read_only"  # execution option of a connection that only reads (see reading())
+
+
 def _sqlite_begin(conn) -> None:
     # pysqlite's own transaction handling is off (isolation_level=None); BEGIN IMMEDIATE takes
     # the write lock up front so two writers queue on busy_timeout instead of deadlocking.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A connection that only reads begins a deferred transaction: in WAL it reads beside the writer.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -86,6 +90,13 @@ def transaction(url: str | None = None) -> Iterator[Session]:
     """Open a session inside one transaction that commits on success and rolls back on error."""
     with new_session(url) as session, session.begin():
         yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """Open a connection for reads only; on SQLite its transaction takes no write lock and waits for no writer."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        yield conn
 
 
 def reset_engines() -> None:

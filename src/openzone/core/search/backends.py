@@ -15,7 +15,6 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     literal_column,
     select,
     table,
@@ -69,7 +68,8 @@ class Pending:
 
 
 class Backend(Protocol):
-    """Keep a backend's own index in step with search_document and match expressions against it."""
+    """Keep a backend's own index in step with search_document (SqliteFts5.match_sql and PostgresTsvector.match find
+    documents in it; the service writes the rest of each search for its backend)."""
 
     name: str
 
@@ -91,15 +91,8 @@ class Backend(Protocol):
     def before_search(self, session: Session) -> None:
         """Set up the caller's transaction for the search statements that follow."""
 
-    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
-              rank: Expr | None = None) -> Match:
-        """Return the query that finds documents of an index matching expr, not exclude, and the filters.
-
-        rank, when given, holds every word of expr and is what the score should reward (expr may select by fewer).
-        """
-
     def document_key(self) -> ColumnElement:
-        """Return the search_document column that equals Match.key."""
+        """Return the search_document column that identifies a matched document to the backend."""
 
     def contains(self, text: str) -> ColumnElement[bool]:
         """Return the condition that a document's folded text holds text exactly."""
@@ -189,11 +182,17 @@ class SqliteFts5:
     def before_search(self, session: Session) -> None:
         """Do nothing: SQLite plans each statement afresh."""
 
-    def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
-              rank: Expr | None = None) -> Match:
-        """Return one FTS5 MATCH for words, exclusions and filters, limited to the index's rowid block.
+    def match_sql(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
+                  without: Expr | None = None) -> tuple[str, list]:
+        """Return one FTS5 MATCH for words, exclusions and filters, limited to the index's rowid block, as SQL text.
 
-        bm25 scores every phrase of the MATCH, so a rank expression has nothing to add: expr already holds its words.
+        The parameters start with the MATCH and the block's two bounds, which a sliced search replaces. Searches on
+        SQLite are written as SQL text: building and cache-keying SQLAlchemy statements cost 2–4 ms per search,
+        more than most of the searches themselves (measured at 100,000 documents).
+        bm25 scores every phrase of the MATCH, so expr already holds the words that rank. The documents of without are
+        left out by a second FTS5 cursor: in the MATCH, bm25 would score its phrases too and count each one's
+        documents first (measured at 100,000 documents: 10 ms of `db11t 3022`'s partial matches went on counting
+        the 9,750 documents of the phrase "db 11 t" three times).
         """
         query = to_fts5(expr)
         if exclude is not None:
@@ -203,22 +202,29 @@ class SqliteFts5:
         for name, values in filters.items():
             tokens = " OR ".join(_fts5_string(filter_token(name, v)) for v in values)
             query = f"{query} AND filters : ({tokens})"
-        boosts = [literal(float(spec.boosts[c])) for c in COLUMNS] + [literal(0.0)]
-        # bm25() is lower for better matches; negate so that both backends sort by score descending.
-        score = -func.bm25(literal_column("search_fts"), *boosts)
         low, high = fts_rowid_range(spec.name)
-        condition = literal_column("search_fts").op("MATCH")(bindparam("fts_query", query, unique=True)) & FTS.c.rowid.between(low, high)
-        return Match(source=FTS, condition=condition, score=score, key=FTS.c.rowid, tiebreak=FTS.c.rowid, filtered=True)
+        where, params = "search_fts MATCH ? AND search_fts.rowid BETWEEN ? AND ?", [query, low, high]
+        if without is not None:
+            rowids, more = self.rowids_sql(spec, to_fts5(without), "search_fts_without")
+            where, params = f"{where} AND search_fts.rowid NOT IN ({rowids})", params + more
+        return where, params
 
-    def holds_tokens(self, spec: IndexSpec, tokens: Sequence[str]) -> ColumnElement[bool]:
-        """Return the condition that a matched FTS row of the index holds every one of the tokens."""
-        sure = FTS.alias("search_fts_sure")
+    @staticmethod
+    def rowids_sql(spec: IndexSpec, query: str, alias: str) -> tuple[str, list]:
+        """Select the rowids of the index's FTS rows that match an FTS5 query, through a cursor of their own."""
         low, high = fts_rowid_range(spec.name)
-        query = " AND ".join(_fts5_string(t) for t in tokens)
-        return FTS.c.rowid.in_(select(sure.c.rowid).where(
-            # The hidden column named after the table carries MATCH, also under an alias.
-            literal_column("search_fts_sure.search_fts").op("MATCH")(bindparam("fts_sure", query, unique=True)),
-            sure.c.rowid.between(low, high)))
+        # The hidden column named after the table carries MATCH, also under an alias.
+        return (f"SELECT {alias}.rowid FROM search_fts AS {alias} WHERE {alias}.search_fts MATCH ? "  # noqa: S608
+                f"AND {alias}.rowid BETWEEN ? AND ?"), [query, low, high]
+
+    def holds_tokens_sql(self, spec: IndexSpec, tokens: Sequence[str]) -> tuple[str, list]:
+        """Select the rowids of the index's FTS rows that hold every one of the tokens."""
+        return self.rowids_sql(spec, " AND ".join(_fts5_string(t) for t in tokens), "search_fts_sure")
+
+    @staticmethod
+    def score_sql(spec: IndexSpec) -> str:
+        """Return the bm25 expression with the index's column boosts (bm25 is lower for better matches: negated)."""
+        return "-bm25(search_fts, " + ", ".join(repr(float(spec.boosts[c])) for c in COLUMNS) + ", 0.0)"
 
     def document_key(self) -> ColumnElement:
         """Return search_document.fts_rowid."""
@@ -299,15 +305,16 @@ class PostgresTsvector:
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     def match(self, spec: IndexSpec, expr: Expr, exclude: Expr | None, filters: Filters,
-              rank: Expr | None = None) -> Match:
+              rank: Expr | None = None, without: Expr | None = None) -> Match:
         """Return the tsvector @@ tsquery condition and ts_rank_cd score for an index (filters are left to the caller).
 
         ts_rank_cd scores the covers that satisfy its query, so a word that expr needs only alongside others adds
         nothing to a document's score there: a rank expression (an OR of every word) is scored instead.
         """
         query = to_tsquery(expr)
-        if exclude is not None:
-            query = f"{query} & !{to_tsquery(exclude)}"
+        for left_out in (exclude, without):  # ts_rank_cd scores the rank expression, so both can go in the query
+            if left_out is not None:
+                query = f"{query} & !{to_tsquery(left_out)}"
         tsquery = cast(bindparam("ts_query", query, unique=True), TSQUERY)
         scored = tsquery if rank is None else cast(bindparam("ts_rank", to_tsquery(rank), unique=True), TSQUERY)
         # ts_rank_cd takes weights for {D, C, B, A}, each in [0, 1]: scale the index's boosts by the largest.

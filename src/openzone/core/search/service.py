@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, cast, delete, exists, func, insert, literal, literal_column, null, select, union_all, update
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -25,6 +31,7 @@ from openzone.core.search.backends import (
 )
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
+from openzone.db import reading
 from openzone.kit.errors import problem
 from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
@@ -77,6 +84,7 @@ def index_document(session: Session, *, index: str, doc: Document, backend: Back
 
 
 BATCH = 500  # documents written per round of statements
+_WRITTEN = "search.written"  # session.info key: this session has written to an index (its searches stay on it)
 Progress = Callable[[int], None]
 
 
@@ -105,6 +113,7 @@ def index_documents(session: Session, *, index: str, docs: Iterable[Document], b
 
 def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
                  batch: Mapping[str, tuple[Document, domain.Analysed]]) -> int:
+    session.info[_WRITTEN] = True
     session.flush()
     docs = SearchDocument.__table__
     existing = {key: (doc_id, rowid) for doc_id, key, rowid in session.execute(
@@ -150,6 +159,7 @@ def remove_document(session: Session, *, index: str, key: str) -> bool:
     row = session.scalar(select(SearchDocument).where(SearchDocument.index_name == index, SearchDocument.doc_key == key))
     if row is None:
         return False
+    session.info[_WRITTEN] = True
     backend_for(session).erase(session, row)
     session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id == row.id))
     session.delete(row)
@@ -160,6 +170,7 @@ def remove_document(session: Session, *, index: str, key: str) -> bool:
 def clear_index(session: Session, *, index: str) -> int:
     """Remove every document of an index; return how many there were."""
     get_index(index)
+    session.info[_WRITTEN] = True
     backend_for(session).clear(session, index)
     ids = select(SearchDocument.id).where(SearchDocument.index_name == index)
     session.execute(delete(SearchFilterValue).where(SearchFilterValue.document_id.in_(ids)))
@@ -294,20 +305,16 @@ def search(session: Session, *, index: str, query: str = "", filters: Mapping[st
         partial = 0
         partial_expr = _partial_expression(session, backend, spec, plan.relaxed)
         if partial_expr is not None:
-            exclude = plan.strict if plan.exclude is None else domain.AnyOf((plan.exclude, plan.strict))
             expr, rank = partial_expr
             partial_found = _Matches(session, backend,
-                                     _statement(backend, spec, "any", expr, plan, wanted, text_conditions, exclude,
-                                                rank=rank),
+                                     _statement(backend, spec, "any", expr, plan, wanted, text_conditions,
+                                                rank=rank, without=plan.strict),
                                      offset=max(0, offset - total), limit=per_page - len(ranked))
             partial = partial_found.total
             partial_ranked = partial_found.page() if partial else []
     # Load whole rows for one page only: sorting wide rows is what makes a search slow.
     keys = [r.key for r in ranked] + [r.key for r in partial_ranked]
-    by_key = backend.document_key()
-    # Only the key and fields: the folded text and tsvector are the widest columns and a hit needs neither.
-    loaded = {key: (doc_key, fields) for key, doc_key, fields in session.execute(
-        select(by_key, SearchDocument.doc_key, SearchDocument.fields).where(by_key.in_(keys)))} if keys else {}
+    loaded = _load(session, backend, keys) if keys else {}
     hits = [_hit(spec, *loaded[r.key], float(r.score), plan.marks) for r in ranked]
     hits += [_hit(spec, *loaded[r.key], float(r.score), plan.marks, complete=False) for r in partial_ranked]
     facet_counts = found.facets() if facets and spec.facets and total else {}
@@ -327,12 +334,21 @@ def _partial_expression(session: Session, backend: Backend, spec: IndexSpec,
                         relaxed: domain.Expr) -> tuple[domain.Expr, domain.Expr | None] | None:
     """Return what selects partial matches and what ranks them (None: as selected); None when every word is common."""
     items = relaxed.items if isinstance(relaxed, domain.AnyOf) else (relaxed,)
-    held = []
-    for item in items:
-        m = backend.match(spec, item, None, {})
-        capped = select(m.key).select_from(m.source).where(m.condition).limit(COMMON_DOCS + 1).subquery()
-        held.append(select(func.count()).select_from(capped).scalar_subquery())
-    counts = session.execute(select(*held)).one()
+    if isinstance(backend, SqliteFts5):
+        parts, params = [], []
+        for item in items:
+            where, more = backend.match_sql(spec, item, None, {})
+            parts.append(f"(SELECT count(*) FROM (SELECT search_fts.rowid FROM search_fts WHERE {where} "  # noqa: S608
+                         f"LIMIT {COMMON_DOCS + 1}))")
+            params += more
+        counts = _raw(session, "SELECT " + ", ".join(parts), params).one()
+    else:
+        held = []
+        for item in items:
+            m = backend.match(spec, item, None, {})
+            capped = select(m.key).select_from(m.source).where(m.condition).limit(COMMON_DOCS + 1).subquery()
+            held.append(select(func.count()).select_from(capped).scalar_subquery())
+        counts = session.execute(select(*held)).one()
     rare = tuple(item for item, n in zip(items, counts, strict=True) if n <= COMMON_DOCS)
     if len(rare) == len(items):
         return relaxed, None
@@ -349,6 +365,19 @@ class _Query:
     key: Any
     score: Any
     tiebreak: Any
+
+
+@dataclass(frozen=True)
+class _FtsSql:
+    """SQLite: one search of search_fts as SQL text (see SqliteFts5.match_sql for why text)."""
+
+    source: str  # the FROM
+    where: str
+    params: tuple  # params[1] and params[2] bound the index's rowid block; a sliced search replaces them
+    score: str
+    block: tuple[int, int]  # the index's rowid block
+    probe: str  # the MATCH alone, on params[:probe_params]: counted to decide whether to slice
+    probe_params: int
 
 
 class _Ranked(NamedTuple):
@@ -370,7 +399,9 @@ class _Matches:
         self.offset, self.limit, self.facet_fields = offset, limit, tuple(facets)
         self.rows: list[_Ranked] = []
         self.facet_rows: list[tuple[str, str, int]] = []
-        if isinstance(backend, SqliteFts5):
+        if isinstance(query, _FtsSql):
+            self._fts_once(query)
+        elif isinstance(backend, SqliteFts5):
             self._sqlite_once()
         else:
             self._postgres_page_and_total()
@@ -390,32 +421,54 @@ class _Matches:
                 return
         self.total = self.session.scalar(select(func.count()).select_from(q.stmt.subquery())) or 0
 
+    def _fts_once(self, q: _FtsSql) -> None:
+        slices = _slices(self.session, q)
+        sql = (f"WITH matches AS MATERIALIZED (SELECT search_fts.rowid AS k, {q.score} AS s FROM {q.source} "  # noqa: S608
+               f"WHERE {q.where}) SELECT 'n', count(*), NULL, NULL FROM matches")
+        params = list(q.params)
+        if self.limit > 0:
+            # Ties go by rowid so that pages never overlap. A slice returns its best offset + limit rows and the page
+            # is cut from them all.
+            sql += " UNION ALL SELECT * FROM (SELECT 'p', k, s, k FROM matches ORDER BY s DESC, k LIMIT ? OFFSET ?)"
+            params += [self.offset + self.limit, 0] if slices else [self.limit, self.offset]
+        if self.facet_fields:
+            # One row per distinct combination of facet values among the matches; facets() adds them up per value.
+            sql += (" UNION ALL SELECT 'f', f.facets, count(*), NULL FROM matches "
+                    "JOIN search_fts_facets AS f ON f.rowid = matches.k GROUP BY f.facets")
+        rows = _run_slices(self.session, sql, params, slices) if slices else _raw(self.session, sql, params).all()
+        self._collect(rows)
+        if slices:
+            self.rows = self.rows[self.offset:self.offset + self.limit]
+
     def _sqlite_once(self) -> None:
+        # Browsing by filters and substrings on SQLite: search_document alone, no FTS5.
         q = self.query
         m = (q.stmt.with_only_columns(q.key.label("k"), q.score.label("s"), q.tiebreak.label("t"))
              .cte("matches").prefix_with("MATERIALIZED"))
         parts = [select(literal_column("'n'").label("part"), func.count().label("a"), null().label("b"),
                         null().label("c")).select_from(m)]
         if self.limit > 0:
-            # Ties go by a unique column so that pages never overlap.
             page = select(m.c.k, m.c.s, m.c.t).order_by(m.c.s.desc(), m.c.t).limit(self.limit).offset(self.offset).subquery()
             parts.append(select(literal_column("'p'"), page.c.k, page.c.s, page.c.t))
         if self.facet_fields:
-            # One row per distinct combination of facet values among the matches; facets() adds them up per value.
             parts.append(select(literal_column("'f'"), FACETS.c.facets, func.count(), null())
                          .select_from(m.join(FACETS, FACETS.c.rowid == m.c.k)).group_by(FACETS.c.facets))
+        self._collect(self.session.execute(union_all(*parts)))
+
+    def _collect(self, rows: Iterable) -> None:
         self.total = 0
         page_rows = []
-        for part, a, b, c in self.session.execute(union_all(*parts)):
+        for part, a, b, c in rows:
             if part == "n":
-                self.total = a
+                self.total += a
             elif part == "p":
                 page_rows.append((a, b, c))
             else:
                 self.facet_rows.extend((name, value, b) for name, value in decode_facets(a)
                                        if name in self.facet_fields)
         # A compound SELECT promises no order: sort the page again the way it was chosen.
-        self.rows = [_Ranked(k, s) for k, s, _ in sorted(page_rows, key=lambda r: (-r[1], r[2]))]
+        page_rows.sort(key=lambda r: (-r[1], r[2]))
+        self.rows = [_Ranked(k, s) for k, s, _ in page_rows]
 
     def page(self) -> list[_Ranked]:
         """Return the (key, score) rows of the page asked for, best first."""
@@ -443,6 +496,108 @@ class _Matches:
         return {name: sorted(values, key=lambda v: (-v[1], v[0]))[:FACET_VALUES] for name, values in out.items()}
 
 
+# Slices: bm25 costs about 3 µs per matching document on this machine and FTS5 has no top-k method that skips
+# scoring, so a query matching thousands of documents of a large index is ranked in slices of the index's rowid block,
+# each on its own connection and core (Lucene's concurrent search over index slices does the same). Each slice counts,
+# ranks and counts facets of its own matches; the totals add up and the page is cut from the slices' best rows.
+SLICE_MIN_DOCS = 20_000  # an index whose block spans fewer rowids is searched on one connection
+SLICE_MIN_MATCHES = 1_000  # nor is a query with fewer matches
+_slice_pool: ThreadPoolExecutor | None = None
+_slice_pool_lock = threading.Lock()
+
+
+def _raw(session: Session, sql: str, params: Sequence):
+    """Run SQL text on the session's connection (SQLite's qmark parameters).
+
+    The SQL text of SQLite searches is put together from this module's and the backend's fragments, aliases and
+    integers only; every value from a query or a caller is a bound parameter (hence the S608 exemptions).
+    """
+    return session.connection().exec_driver_sql(sql, tuple(params))
+
+
+def _slices(session: Session, query: _FtsSql) -> list[tuple[int, int]]:
+    """Return the rowid ranges to search apart, or [] to search the block on the session's connection alone."""
+    count = get_settings().search_slices
+    if count < 2 or session.info.get(_WRITTEN):
+        # A transaction that wrote to the index sees its own writes; other connections would not.
+        return []
+    engine = session.get_bind()
+    if not isinstance(engine, Engine) or _private_database(engine):
+        return []  # bound to a test's outer connection, or a database only this connection can see
+    low, high = query.block
+    last = _last_rowid(session, engine, low, high)
+    if last is None or last - low < SLICE_MIN_DOCS:
+        return []
+    # Few matches rank faster on one connection than the hand-over costs (about 1 ms): count up to the threshold.
+    few = _raw(session, f"SELECT count(*) FROM (SELECT search_fts.rowid FROM search_fts WHERE {query.probe} "  # noqa: S608
+                        f"LIMIT {SLICE_MIN_MATCHES})", query.params[:query.probe_params]).scalar()
+    if few < SLICE_MIN_MATCHES:
+        return []
+    step = (last - low) // count + 1
+    bounds = [(low + i * step, low + (i + 1) * step - 1) for i in range(count)]
+    bounds[-1] = (bounds[-1][0], high)
+    return bounds
+
+
+@lru_cache(maxsize=16)
+def _private_database(engine: Engine) -> bool:
+    return engine.url.database in (None, "", ":memory:") or engine.url.query.get("mode") == "memory"
+
+
+_last_rowids: dict[tuple[str, int], tuple[float, int | None]] = {}
+
+
+def _last_rowid(session: Session, engine: Engine, low: int, high: int) -> int | None:
+    # The newest rowid of a block, re-read once a minute: a slice boundary from an older one only balances the slices
+    # less well (the last slice always reaches the end of the block).
+    key = (str(engine.url), low)
+    now = time.monotonic()
+    held = _last_rowids.get(key)
+    if held is None or now - held[0] > 60:
+        last = _raw(session, "SELECT max(fts_rowid) FROM search_document WHERE fts_rowid BETWEEN ? AND ?",
+                    (low, high)).scalar()
+        held = _last_rowids[key] = (now, last)
+    return held[1]
+
+
+def _run_slices(session: Session, sql: str, params: list, slices: list[tuple[int, int]]) -> list:
+    """Run a search once per slice, the first on the session's connection and the others beside it."""
+    global _slice_pool
+    with _slice_pool_lock:
+        if _slice_pool is None:
+            _slice_pool = ThreadPoolExecutor(max_workers=15, thread_name_prefix="search-slice")
+
+    def bounded(low: int, high: int) -> tuple:
+        return (params[0], low, high, *params[3:])
+
+    engine = session.get_bind()
+    others = [_slice_pool.submit(_run_apart, engine, sql, bounded(*bounds)) for bounds in slices[1:]]
+    try:
+        rows = list(_raw(session, sql, bounded(*slices[0])))
+    finally:
+        wait(others)  # every slice finishes (or fails) before the caller's transaction can move on
+    for other in others:
+        rows.extend(other.result())
+    return rows
+
+
+def _run_apart(engine: Engine, sql: str, params: tuple) -> list:
+    # A read-only connection: in WAL it reads the last commit beside the caller's open transaction, which (holding
+    # SQLite's write lock and having written nothing to the index) sees the same documents.
+    with reading(engine) as conn:
+        return list(conn.exec_driver_sql(sql, params))
+
+
+def _load(session: Session, backend: Backend, keys: list) -> dict:
+    """Read the doc key and fields of a page's documents (not the folded text or tsvector: a hit needs neither)."""
+    if isinstance(backend, SqliteFts5):
+        rows = _raw(session, "SELECT fts_rowid, doc_key, fields FROM search_document WHERE fts_rowid IN ("  # noqa: S608
+                    + ", ".join("?" * len(keys)) + ")", keys)
+        return {key: (doc_key, json.loads(fields)) for key, doc_key, fields in rows}
+    return {key: (doc_key, fields) for key, doc_key, fields in session.execute(
+        select(SearchDocument.id, SearchDocument.doc_key, SearchDocument.fields).where(SearchDocument.id.in_(keys)))}
+
+
 def _merge_filters(spec: IndexSpec, from_query: Mapping[str, Sequence[str]],
                    given: Mapping[str, str | Sequence[str]]) -> dict[str, list[str]]:
     merged: dict[str, list[str]] = {k: list(v) for k, v in from_query.items()}
@@ -461,7 +616,8 @@ def _filter_conditions(wanted: Mapping[str, list[str]]) -> Iterable:
 
 
 def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.Plan, wanted: Mapping[str, list[str]],
-               text_conditions: list, exclude: domain.Expr | None = None, *, rank: domain.Expr | None = None) -> _Query:
+               text_conditions: list, *, rank: domain.Expr | None = None,
+               without: domain.Expr | None = None) -> _Query | _FtsSql:
     if mode in ("browse", "substring"):
         conditions = [*_filter_conditions(wanted), *text_conditions]
         if mode == "substring":
@@ -470,24 +626,37 @@ def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.
         key = backend.document_key()
         stmt = select(key).where(SearchDocument.index_name == spec.name, *conditions)
         return _Query(stmt, key, literal(0.0), SearchDocument.doc_key)
-    exclude = exclude or plan.exclude
-    match = backend.match(spec, expr, exclude, wanted, rank)
-    tokens = [domain.exact_token(p) for p in plan.phrases]
-    if isinstance(backend, SqliteFts5) and plan.phrases and all(tokens) and not plan.excluded_phrases:
-        # A document holding each phrase as a token holds the phrase; only the others are read from search_document
-        # to check their text (the score still comes from the query alone).
-        text = exists().where(SearchDocument.fts_rowid == match.key, *text_conditions)
-        condition = match.condition & (backend.holds_tokens(spec, [t for t in tokens if t]) | text)
-        return _Query(select(match.key).where(condition), match.key, match.score, match.tiebreak)
-    conditions = [match.condition, *text_conditions]
-    if not match.filtered:
-        conditions.extend(_filter_conditions(wanted))
-    source = match.source
-    if text_conditions and source is not SearchDocument:
-        # Phrases are checked on the folded text, which only search_document holds.
-        source = source.join(SearchDocument, backend.document_key() == match.key)
-    stmt = select(match.key).select_from(source).where(*conditions)
+    if isinstance(backend, SqliteFts5):
+        return _fts_statement(backend, spec, expr, plan, wanted, without)
+    match = backend.match(spec, expr, plan.exclude, wanted, rank, without)
+    stmt = select(match.key).where(match.condition, *text_conditions, *_filter_conditions(wanted))
     return _Query(stmt, match.key, match.score, match.tiebreak)
+
+
+def _fts_statement(backend: SqliteFts5, spec: IndexSpec, expr, plan: domain.Plan, wanted: Mapping[str, list[str]],
+                   without: domain.Expr | None) -> _FtsSql:
+    where, params = backend.match_sql(spec, expr, plan.exclude, wanted, without)
+    probe, probe_params = where, len(params)
+    source = "search_fts"
+    # Phrases are checked on the folded text, which only search_document holds.
+    texts = ([("instr(search_document.folded, ?) > 0", p) for p in plan.phrases]
+             + [("instr(search_document.folded, ?) <= 0", p) for p in plan.excluded_phrases])
+    if texts:
+        text_sql = " AND ".join(sql for sql, _ in texts)
+        tokens = [domain.exact_token(p) for p in plan.phrases]
+        if plan.phrases and all(tokens) and not plan.excluded_phrases:
+            # A document holding each phrase as a token holds the phrase; only the others are read from
+            # search_document to check their text (the score still comes from the query alone).
+            sure, more = backend.holds_tokens_sql(spec, tokens)
+            where += (f" AND (search_fts.rowid IN ({sure}) OR EXISTS (SELECT 1 FROM search_document "  # noqa: S608
+                      f"WHERE search_document.fts_rowid = search_fts.rowid AND {text_sql}))")
+            params += more
+        else:
+            source = "search_fts JOIN search_document ON search_document.fts_rowid = search_fts.rowid"
+            where += " AND " + text_sql
+        params += [p for _, p in texts]
+    return _FtsSql(source, where, tuple(params), backend.score_sql(spec), domain.fts_rowid_range(spec.name), probe,
+                   probe_params)
 
 
 def _hit(spec: IndexSpec, doc_key: str, fields: Mapping[str, str], score: float, marks: Sequence[str], *,
