@@ -205,21 +205,24 @@ class SqliteFts5:
         low, high = fts_rowid_range(spec.name)
         where, params = "search_fts MATCH ? AND search_fts.rowid BETWEEN ? AND ?", [query, low, high]
         if without is not None:
-            rowids, more = self.rowids_sql(spec, to_fts5(without), "search_fts_without")
+            rowids, more = self.rowids_sql(to_fts5(without), "search_fts_without")
             where, params = f"{where} AND search_fts.rowid NOT IN ({rowids})", params + more
         return where, params
 
     @staticmethod
-    def rowids_sql(spec: IndexSpec, query: str, alias: str) -> tuple[str, list]:
-        """Select the rowids of the index's FTS rows that match an FTS5 query, through a cursor of their own."""
-        low, high = fts_rowid_range(spec.name)
+    def rowids_sql(query: str, alias: str) -> tuple[str, list]:
+        """Select the rowids of FTS rows that match an FTS5 query, through a cursor of their own.
+
+        For use inside match_sql's statement: the rows are bounded by the same rowids as its MATCH (its parameters 2
+        and 3, the index's block or the slice being searched), so a slice reads only its own share.
+        """
         # The hidden column named after the table carries MATCH, also under an alias.
         return (f"SELECT {alias}.rowid FROM search_fts AS {alias} WHERE {alias}.search_fts MATCH ? "  # noqa: S608
-                f"AND {alias}.rowid BETWEEN ? AND ?"), [query, low, high]
+                f"AND {alias}.rowid BETWEEN ?2 AND ?3"), [query]
 
-    def holds_tokens_sql(self, spec: IndexSpec, tokens: Sequence[str]) -> tuple[str, list]:
-        """Select the rowids of the index's FTS rows that hold every one of the tokens."""
-        return self.rowids_sql(spec, " AND ".join(_fts5_string(t) for t in tokens), "search_fts_sure")
+    def holds_tokens_sql(self, tokens: Sequence[str]) -> tuple[str, list]:
+        """Select the rowids of FTS rows that hold every one of the tokens (inside match_sql's statement)."""
+        return self.rowids_sql(" AND ".join(_fts5_string(t) for t in tokens), "search_fts_sure")
 
     @staticmethod
     def score_sql(spec: IndexSpec) -> str:

@@ -647,7 +647,7 @@ def _fts_statement(backend: SqliteFts5, spec: IndexSpec, expr, plan: domain.Plan
         if plan.phrases and all(tokens) and not plan.excluded_phrases:
             # A document holding each phrase as a token holds the phrase; only the others are read from
             # search_document to check their text (the score still comes from the query alone).
-            sure, more = backend.holds_tokens_sql(spec, tokens)
+            sure, more = backend.holds_tokens_sql(tokens)
             where += (f" AND (search_fts.rowid IN ({sure}) OR EXISTS (SELECT 1 FROM search_document "  # noqa: S608
                       f"WHERE search_document.fts_rowid = search_fts.rowid AND {text_sql}))")
             params += more
