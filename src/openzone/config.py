@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     ledger_witness_timeout: float = Field(default=3.0, gt=0, le=8)
     # SQLite: how many connections share one search of a large index, each ranking a slice of it on its own core
     # (1: one connection). PostgreSQL plans its own parallel workers.
-    search_slices: int = Field(default=2, ge=1, le=16)
+    search_slices: int = Field(default=2, ge=1, le=8)
 
     @property
     def resolved_database_url(self) -> str:

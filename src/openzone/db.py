@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.engine import Connection, Engine
@@ -53,10 +54,10 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """Build an engine for a URL with OpenZone's connection settings."""
+def make_engine(url: str, **pool: Any) -> Engine:
+    """Build an engine for a URL with OpenZone's connection settings (pool: SQLAlchemy's pool arguments, SQLite)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -92,18 +93,33 @@ def transaction(url: str | None = None) -> Iterator[Session]:
         yield session
 
 
+_readers: dict[str, Engine] = {}
+READERS = 7  # side connections per database (see reading()): search_slices is at most 8
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
-    """Open a connection for reads only; on SQLite its transaction takes no write lock and waits for no writer."""
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+    """Open a side connection to an engine's SQLite database for reads only, from a small pool of its own.
+
+    Its transaction is deferred: in WAL it reads beside a writer and waits for none. The pool is apart from the
+    requests' pool, so a request that holds the write lock and waits for side reads (a sliced search) cannot find
+    every connection taken by requests queued behind its lock; it never blocks either: when its connections are all
+    in use, SQLAlchemy's TimeoutError is raised at once and the caller reads on its own connection instead.
+    """
+    url = engine.url.render_as_string(hide_password=False)
+    reader = _readers.get(url)
+    if reader is None:
+        reader = _readers.setdefault(url, make_engine(url, pool_size=READERS, max_overflow=0, pool_timeout=0))
+    with reader.connect().execution_options(**{READ_ONLY: True}) as conn:
         yield conn
 
 
 def reset_engines() -> None:
     """Close every pooled connection and forget the engines, for tests and before and after a restore."""
-    for engine in list(_engines.values()):
+    for engine in [*_engines.values(), *_readers.values()]:
         engine.dispose()
     _engines.clear()
+    _readers.clear()
     _factories.clear()
 
 

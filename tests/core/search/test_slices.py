@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from openzone import migrate
 from openzone.core import search
 from openzone.core.search import Document, service
-from openzone.db import get_engine, reading, transaction
+from openzone.db import READERS, get_engine, reading, transaction
 
 REGIONS = ("北京", "天津", "河北")
 WORDS = ("停车场", "收费", "管理", "冷库", "农业", "银行", "养老", "护理", "消防", "耐火等级", "遥感", "土壤")
@@ -51,6 +53,7 @@ QUERIES = [
     {"query": "耐火等级 region=天津"},
     {"query": "管理", "filters": {"status": "现行"}},
     {"query": '"耐火等级"'},
+    {"query": '管理 -"农业银行"'},  # an excluded phrase: checked on search_document's text, joined
     {"query": "停车场 不存在的词"},  # no document holds both: ranked by either
     {"query": "db11t 3007"},  # one number: complete matches, then partial ones
     {"query": "养老 护理 消防 遥感 土壤"},
@@ -80,6 +83,34 @@ def test_slices_give_the_same_results_as_one_connection(sliced_url, monkeypatch,
             [(h.key, round(h.score, 9), h.complete) for h in one.hits]
         assert many.facets == one.facets
     assert one.hits  # every query above finds something
+
+
+def test_a_slice_that_fails_beside_the_caller_runs_on_its_connection(sliced_url, monkeypatch):
+    monkeypatch.setattr(service, "SLICE_MIN_DOCS", 0)
+    monkeypatch.setattr(service, "SLICE_MIN_MATCHES", 0)
+    one = _search(sliced_url, 1, monkeypatch, query="管理", page=2)
+    failed = []
+
+    def no_connection(*args):
+        failed.append(args)
+        raise SATimeoutError("no side connection free")
+
+    monkeypatch.setattr(service, "_run_apart", no_connection)
+    many = _search(sliced_url, 3, monkeypatch, query="管理", page=2)
+    assert len(failed) == 2
+    assert (many.total, [h.key for h in many.hits], many.facets) == (one.total, [h.key for h in one.hits], one.facets)
+
+
+def test_side_connections_come_from_a_pool_of_their_own(sliced_url):
+    engine = get_engine(sliced_url)
+    with ExitStack() as taken:
+        side = [taken.enter_context(reading(engine)) for _ in range(READERS)]
+        assert all(conn.engine is side[0].engine is not engine for conn in side)
+        # Every side connection is taken: the next is refused at once instead of waiting.
+        with pytest.raises(SATimeoutError), reading(engine):
+            pass
+    with reading(engine) as again:  # given back
+        assert again.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_a_small_index_or_few_matches_stay_on_one_connection(sliced_url, monkeypatch):

@@ -43,14 +43,13 @@ Filters = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True)
 class Match:
-    """Hold a backend's query: its FROM, condition, score (higher is better), the document key it yields, a tiebreak."""
+    """Hold PostgreSQL's query: its FROM, condition, score (higher is better), the document key it yields, a tiebreak."""
 
     source: object  # the table (or join) to select from
     condition: ColumnElement[bool]
     score: ColumnElement[float]
     key: ColumnElement  # what identifies a matched document: SearchDocument.id or its FTS rowid
     tiebreak: ColumnElement
-    filtered: bool  # whether the condition already applies the filters
 
 
 @dataclass
@@ -115,6 +114,8 @@ def to_fts5(expr: Expr) -> str:
     return "(" + joiner.join(to_fts5(item) for item in expr.items) + ")"
 
 
+# Every SQLite search statement starts its WHERE with this: parameters 1 to 3 are the MATCH and the rowid bounds.
+MATCH_IN_BLOCK = "search_fts MATCH ? AND search_fts.rowid BETWEEN ? AND ?"
 FTS = table("search_fts", column("rowid", Integer), *(column(c) for c in COLUMNS), column("filters"))
 # One small row per document with facet values, keyed by its FTS rowid: counting facets over thousands of matches
 # reads these (an integer-key lookup each) instead of probing search_filter_value's index per match (measured at
@@ -203,7 +204,7 @@ class SqliteFts5:
             tokens = " OR ".join(_fts5_string(filter_token(name, v)) for v in values)
             query = f"{query} AND filters : ({tokens})"
         low, high = fts_rowid_range(spec.name)
-        where, params = "search_fts MATCH ? AND search_fts.rowid BETWEEN ? AND ?", [query, low, high]
+        where, params = MATCH_IN_BLOCK, [query, low, high]
         if without is not None:
             rowids, more = self.rowids_sql(to_fts5(without), "search_fts_without")
             where, params = f"{where} AND search_fts.rowid NOT IN ({rowids})", params + more
@@ -315,7 +316,7 @@ class PostgresTsvector:
         nothing to a document's score there: a rank expression (an OR of every word) is scored instead.
         """
         query = to_tsquery(expr)
-        for left_out in (exclude, without):  # ts_rank_cd scores the rank expression, so both can go in the query
+        for left_out in (exclude, without):  # a document holding them is not a match, so they add to no score
             if left_out is not None:
                 query = f"{query} & !{to_tsquery(left_out)}"
         tsquery = cast(bindparam("ts_query", query, unique=True), TSQUERY)
@@ -329,7 +330,7 @@ class PostgresTsvector:
         score = func.ts_rank_cd(array, SearchDocument.tsv, scored, 1)
         condition = SearchDocument.tsv.op("@@")(tsquery) & (SearchDocument.index_name == spec.name)
         return Match(source=SearchDocument, condition=condition, score=score, key=SearchDocument.id,
-                     tiebreak=SearchDocument.doc_key, filtered=False)
+                     tiebreak=SearchDocument.doc_key)
 
     def document_key(self) -> ColumnElement:
         """Return search_document.id."""

@@ -61,7 +61,7 @@ def _changing() -> re.Pattern[str]:
     # Every character beyond the plane is looked at one by one.
     spans: list[list[int]] = []
     for c in range(0x10000):
-        if not 0xD800 <= c <= 0xDFFF and _fold_char(chr(c)) != chr(c):
+        if _fold_char(chr(c)) != chr(c):  # a lone surrogate too: it folds to a space
             if spans and spans[-1][1] == c - 1:
                 spans[-1][1] = c
             else:

@@ -7,14 +7,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, cast, delete, exists, func, insert, literal, literal_column, null, select, union_all, update
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -22,8 +22,10 @@ from openzone.core import jobs
 from openzone.core.search import domain
 from openzone.core.search.backends import (
     FACETS,
+    MATCH_IN_BLOCK,
     Backend,
     Pending,
+    PostgresTsvector,
     SqliteFts5,
     backend_for,
     decode_facets,
@@ -31,7 +33,7 @@ from openzone.core.search.backends import (
 )
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
-from openzone.db import reading
+from openzone.db import READERS, reading
 from openzone.kit.errors import problem
 from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
@@ -344,6 +346,7 @@ def _partial_expression(session: Session, backend: Backend, spec: IndexSpec,
         counts = _raw(session, "SELECT " + ", ".join(parts), params).one()
     else:
         held = []
+        assert isinstance(backend, PostgresTsvector)
         for item in items:
             m = backend.match(spec, item, None, {})
             capped = select(m.key).select_from(m.source).where(m.condition).limit(COMMON_DOCS + 1).subquery()
@@ -422,7 +425,7 @@ class _Matches:
         self.total = self.session.scalar(select(func.count()).select_from(q.stmt.subquery())) or 0
 
     def _fts_once(self, q: _FtsSql) -> None:
-        slices = _slices(self.session, q)
+        slices = _slices(self.session, q, self.offset + self.limit)
         sql = (f"WITH matches AS MATERIALIZED (SELECT search_fts.rowid AS k, {q.score} AS s FROM {q.source} "  # noqa: S608
                f"WHERE {q.where}) SELECT 'n', count(*), NULL, NULL FROM matches")
         params = list(q.params)
@@ -502,6 +505,7 @@ class _Matches:
 # ranks and counts facets of its own matches; the totals add up and the page is cut from the slices' best rows.
 SLICE_MIN_DOCS = 20_000  # an index whose block spans fewer rowids is searched on one connection
 SLICE_MIN_MATCHES = 1_000  # nor is a query with fewer matches
+SLICE_MAX_WINDOW = 1_000  # nor a page that reaches past this many results
 _slice_pool: ThreadPoolExecutor | None = None
 _slice_pool_lock = threading.Lock()
 
@@ -509,21 +513,24 @@ _slice_pool_lock = threading.Lock()
 def _raw(session: Session, sql: str, params: Sequence):
     """Run SQL text on the session's connection (SQLite's qmark parameters).
 
-    The SQL text of SQLite searches is put together from this module's and the backend's fragments, aliases and
-    integers only; every value from a query or a caller is a bound parameter (hence the S608 exemptions).
+    The SQL text of SQLite searches is put together from this module's and the backend's fragments, aliases, integers
+    and the index's float boosts only; every value from a query or a caller is a bound parameter (hence the S608
+    exemptions). It runs on the connection, so the session does not autoflush first: nothing in the search tables is
+    written through ORM objects that could be pending.
     """
     return session.connection().exec_driver_sql(sql, tuple(params))
 
 
-def _slices(session: Session, query: _FtsSql) -> list[tuple[int, int]]:
+def _slices(session: Session, query: _FtsSql, window: int) -> list[tuple[int, int]]:
     """Return the rowid ranges to search apart, or [] to search the block on the session's connection alone."""
     count = get_settings().search_slices
-    if count < 2 or session.info.get(_WRITTEN):
-        # A transaction that wrote to the index sees its own writes; other connections would not.
+    if count < 2 or window > SLICE_MAX_WINDOW or session.info.get(_WRITTEN):
+        # A deep page would bring each slice's offset + limit rows back to sort. A session that has written to an
+        # index sees its own writes; other connections would not (the mark stays for the session's life).
         return []
     engine = session.get_bind()
-    if not isinstance(engine, Engine) or _private_database(engine):
-        return []  # bound to a test's outer connection, or a database only this connection can see
+    if not isinstance(engine, Engine) or not _shared_wal(session, engine):
+        return []  # bound to a test's outer connection, or a database other connections cannot read beside it
     low, high = query.block
     last = _last_rowid(session, engine, low, high)
     if last is None or last - low < SLICE_MIN_DOCS:
@@ -539,9 +546,18 @@ def _slices(session: Session, query: _FtsSql) -> list[tuple[int, int]]:
     return bounds
 
 
-@lru_cache(maxsize=16)
-def _private_database(engine: Engine) -> bool:
-    return engine.url.database in (None, "", ":memory:") or engine.url.query.get("mode") == "memory"
+_wal_files: dict[str, bool] = {}
+
+
+def _shared_wal(session: Session, engine: Engine) -> bool:
+    # Other connections read beside the caller's write lock only in WAL mode (journal_mode=WAL can fail to take, on a
+    # network file system), and never in a database of the caller's connection alone (in memory).
+    key = engine.url.render_as_string(hide_password=False)
+    known = _wal_files.get(key)
+    if known is None:
+        private = engine.url.database in (None, "", ":memory:") or engine.url.query.get("mode") == "memory"
+        known = _wal_files[key] = not private and _raw(session, "PRAGMA journal_mode", ()).scalar() == "wal"
+    return known
 
 
 _last_rowids: dict[tuple[str, int], tuple[float, int | None]] = {}
@@ -561,28 +577,38 @@ def _last_rowid(session: Session, engine: Engine, low: int, high: int) -> int | 
 
 
 def _run_slices(session: Session, sql: str, params: list, slices: list[tuple[int, int]]) -> list:
-    """Run a search once per slice, the first on the session's connection and the others beside it."""
+    """Run a search once per slice, the first on the session's connection and the others beside it.
+
+    A slice that cannot run beside it (no side connection free, any database error there) runs on the session's
+    connection afterwards: the rows are the same, only later.
+    """
     global _slice_pool
     with _slice_pool_lock:
         if _slice_pool is None:
-            _slice_pool = ThreadPoolExecutor(max_workers=15, thread_name_prefix="search-slice")
+            _slice_pool = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="search-slice")
 
     def bounded(low: int, high: int) -> tuple:
         return (params[0], low, high, *params[3:])
 
     engine = session.get_bind()
-    others = [_slice_pool.submit(_run_apart, engine, sql, bounded(*bounds)) for bounds in slices[1:]]
+    session.connection()  # the caller's transaction, and with it the snapshot, begins before any slice runs beside it
+    others: list[tuple[tuple[int, int], Future]] = []
     try:
+        for bounds in slices[1:]:
+            others.append((bounds, _slice_pool.submit(_run_apart, engine, sql, bounded(*bounds))))
         rows = list(_raw(session, sql, bounded(*slices[0])))
     finally:
-        wait(others)  # every slice finishes (or fails) before the caller's transaction can move on
-    for other in others:
-        rows.extend(other.result())
+        wait([future for _, future in others])  # every slice ends before the caller's transaction can move on
+    for bounds, future in others:
+        try:
+            rows.extend(future.result())
+        except SQLAlchemyError:
+            rows.extend(_raw(session, sql, bounded(*bounds)))
     return rows
 
 
 def _run_apart(engine: Engine, sql: str, params: tuple) -> list:
-    # A read-only connection: in WAL it reads the last commit beside the caller's open transaction, which (holding
+    # A read-only side connection: in WAL it reads the last commit beside the caller's open transaction, which (holding
     # SQLite's write lock and having written nothing to the index) sees the same documents.
     with reading(engine) as conn:
         return list(conn.exec_driver_sql(sql, params))
@@ -628,6 +654,7 @@ def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.
         return _Query(stmt, key, literal(0.0), SearchDocument.doc_key)
     if isinstance(backend, SqliteFts5):
         return _fts_statement(backend, spec, expr, plan, wanted, without)
+    assert isinstance(backend, PostgresTsvector)
     match = backend.match(spec, expr, plan.exclude, wanted, rank, without)
     stmt = select(match.key).where(match.condition, *text_conditions, *_filter_conditions(wanted))
     return _Query(stmt, match.key, match.score, match.tiebreak)
@@ -636,6 +663,8 @@ def _statement(backend: Backend, spec: IndexSpec, mode: str, expr, plan: domain.
 def _fts_statement(backend: SqliteFts5, spec: IndexSpec, expr, plan: domain.Plan, wanted: Mapping[str, list[str]],
                    without: domain.Expr | None) -> _FtsSql:
     where, params = backend.match_sql(spec, expr, plan.exclude, wanted, without)
+    # Slices replace parameters 2 and 3, and rowids_sql's cursors reuse them (?2, ?3): they must be the MATCH's bounds.
+    assert where.startswith(MATCH_IN_BLOCK), where
     probe, probe_params = where, len(params)
     source = "search_fts"
     # Phrases are checked on the folded text, which only search_document holds.
