@@ -7,6 +7,7 @@ import datetime as dt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -47,7 +48,14 @@ def healthz(session: Session = Depends(request_session)):
         database = "ok"
     except Exception:  # noqa: BLE001 - any failure means the database is unreachable
         database = "unreachable"
-    beat = jobs.last_heartbeat(session) if database == "ok" else None
+    beat = None
+    if database == "ok":
+        try:
+            with session.begin_nested():  # a failed read leaves the request's transaction usable (PostgreSQL)
+                beat = jobs.last_heartbeat(session)
+        except SQLAlchemyError:
+            # The database answers but lacks our tables: not migrated (`openzone db upgrade` or `openzone init`).
+            database = "not migrated"
     stale = get_settings().worker_heartbeat_stale_seconds
     worker = "ok" if beat and utcnow() - beat < dt.timedelta(seconds=stale) else "stale"
     status = "ok" if database == "ok" and worker == "ok" else "degraded"

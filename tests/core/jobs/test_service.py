@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import uuid
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from openzone.core import jobs
 from openzone.core.jobs.models import Job, Schedule
-from openzone.db import transaction
+from openzone.db import get_engine, transaction
 from openzone.kit.time import utcnow
+from openzone.web.pages import healthz
 
 RAN: list[str] = []
 
@@ -157,6 +159,20 @@ def test_heartbeat_is_what_healthz_reports(client):
         jobs.heartbeat(session, "w-health")
     body = client.get("/healthz").json()
     assert body == {"status": "ok", "database": "ok", "worker": "ok", "worker_heartbeat_at": body["worker_heartbeat_at"]}
+
+
+def test_healthz_says_an_unmigrated_database_is_not_ready(tmp_path):
+    # A database that answers but has none of our tables (before `openzone db upgrade`): 503 with the reason, no 500.
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    try:
+        with transaction(url) as session:
+            response = healthz(session)
+            assert session.execute(text("SELECT 1")).scalar() == 1  # the request's transaction is still usable
+    finally:
+        get_engine(url).dispose()
+    assert response.status_code == 503
+    assert json.loads(response.body) == {"status": "degraded", "database": "not migrated", "worker": "stale",
+                                         "worker_heartbeat_at": None}
 
 
 def test_a_job_that_calls_out_holds_no_transaction_while_it_waits_and_is_done_after():
