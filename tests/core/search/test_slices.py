@@ -90,13 +90,21 @@ def test_a_slice_that_fails_beside_the_caller_runs_on_its_connection(sliced_url,
     monkeypatch.setattr(service, "SLICE_MIN_MATCHES", 0)
     one = _search(sliced_url, 1, monkeypatch, query="管理", page=2)
     failed = []
+    run_apart = service._run_apart
 
-    def no_connection(*args):
-        failed.append(args)
-        raise SATimeoutError("no side connection free")
+    def watched(*args):
+        try:
+            return run_apart(*args)
+        except SATimeoutError:
+            failed.append(args)
+            raise
 
-    monkeypatch.setattr(service, "_run_apart", no_connection)
-    many = _search(sliced_url, 3, monkeypatch, query="管理", page=2)
+    monkeypatch.setattr(service, "_run_apart", watched)
+    # Every real side connection is taken: each slice beside the caller is refused and runs on its connection.
+    with ExitStack() as taken:
+        for _ in range(READERS):
+            taken.enter_context(reading(get_engine(sliced_url)))
+        many = _search(sliced_url, 3, monkeypatch, query="管理", page=2)
     assert len(failed) == 2
     assert (many.total, [h.key for h in many.hits], many.facets) == (one.total, [h.key for h in one.hits], one.facets)
 
@@ -115,7 +123,13 @@ def test_side_connections_come_from_a_pool_of_their_own(sliced_url):
 
 def test_a_small_index_or_few_matches_stay_on_one_connection(sliced_url, monkeypatch):
     called = []
-    monkeypatch.setattr(service, "_run_slices", lambda *a: called.append(a))
+    run_slices = service._run_slices
+
+    def watched(*args):
+        called.append(args)
+        return run_slices(*args)
+
+    monkeypatch.setattr(service, "_run_slices", watched)
     _search(sliced_url, 2, monkeypatch, query="管理")  # 600 documents: below SLICE_MIN_DOCS
     monkeypatch.setattr(service, "SLICE_MIN_DOCS", 0)
     _search(sliced_url, 2, monkeypatch, query="管理")  # a few hundred matches: below SLICE_MIN_MATCHES
