@@ -35,7 +35,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `benchmarks` as a package
@@ -91,7 +90,6 @@ def run(args: argparse.Namespace) -> dict:
     hs_codes = sorted(domain.code_tables().hs)[:: 97]
     org = uuid.uuid4()
     filed = 0
-    batch_times = []
     batches = []
     for first in range(1, args.documents + 1, args.batch):
         uploads = []
@@ -101,39 +99,29 @@ def run(args: argparse.Namespace) -> dict:
             else:
                 uploads.append(service.Upload(f"declaration-{n}.json", _declaration(base, n, hs_codes, rng)))
         batches.append(uploads)
-    pool = service.parsing_pool(args.processes) if args.processes else None
-    if pool is not None:
-        # Start the workers (each imports the service) before the clock, as a long-running importer would have them.
-        service.prepare_files(batches[0][:2 * args.processes], pool=pool)
     # jieba builds its dictionary once per process (about 1.5 s): a server has done so long before a bulk import.
     search.analyse("预热")
     cpu0 = _cpu()
-    # With worker processes, the next batch is parsed while this one is written (prepare_files waits in a thread).
-    ahead = ThreadPoolExecutor(max_workers=1) if pool is not None else None
     started = time.perf_counter()
-    parsing = ahead.submit(service.prepare_files, batches[0], pool=pool) if ahead and batches else None
-    for i, uploads in enumerate(batches):
-        t0 = time.perf_counter()
-        prepared = None
-        if parsing is not None:
-            prepared = parsing.result()
-            parsing = ahead.submit(service.prepare_files, batches[i + 1], pool=pool) if i + 1 < len(batches) else None
-        with transaction() as session:
-            if args.one_by_one:
+    if args.one_by_one:
+        for uploads in batches:
+            with transaction() as session:
                 for upload in uploads:
                     service.file_document(session, org_id=org, filename=upload.filename, data=upload.data, source="bench")
-            else:
-                report = service.file_documents(session, org_id=org, uploads=uploads, source="bench", prepared=prepared)
-                if report.refused:
-                    raise SystemExit(f"refused: {report.refused[0]}")
-        filed += len(uploads)
-        batch_times.append(time.perf_counter() - t0)
-        if args.progress:
-            print(f"{filed} documents, {filed / (time.perf_counter() - started):.0f}/s", file=sys.stderr)
+            filed += len(uploads)
+    else:
+        def step(report: service.BulkReport) -> None:
+            if args.progress:
+                print(f"{report.filed} documents, {report.filed / (time.perf_counter() - started):.0f}/s", file=sys.stderr)
+
+        # The path of `openzone trade-vault import`: batches committed one by one, the next one parsed (and its blobs
+        # stored) by the worker processes while this one is written. The workers start inside the clock.
+        report = service.file_bulk(org_id=org, uploads=(u for uploads in batches for u in uploads), batch=args.batch,
+                                   processes=args.processes, source="bench", progress=step)
+        if report.refused:
+            raise SystemExit(f"refused: {report.refused[0]}")
+        filed = report.filed
     elapsed = time.perf_counter() - started
-    if pool is not None:
-        ahead.shutdown()
-        pool.shutdown()
     cpu = _cpu() - cpu0
     queries = []
     for i in range(args.queries):

@@ -19,6 +19,7 @@ from openzone.core.notify.cli import notify_app
 from openzone.core.search.cli import search_app
 from openzone.services.e_license.cli import e_license_app
 from openzone.services.standards.cli import standards_app
+from openzone.services.trade_vault.cli import trade_vault_app
 
 console = Console()
 app = typer.Typer(help="OpenZone 开放区公共服务平台 · command line", no_args_is_help=True)
@@ -38,6 +39,7 @@ app.add_typer(search_app, name="search")
 app.add_typer(consent_app, name="consent")
 app.add_typer(standards_app, name="standards")
 app.add_typer(e_license_app, name="e-license")
+app.add_typer(trade_vault_app, name="trade-vault")
 
 
 def load_modules() -> None:

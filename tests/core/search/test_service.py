@@ -371,6 +371,31 @@ def test_bulk_indexing_across_batches_adds_replaces_and_keeps_the_last_version_o
     assert search.count_documents(backend_session, index="testdocs") == service.BATCH + 20
 
 
+def test_an_analysis_made_ahead_is_used_only_for_the_same_index_and_the_same_field_texts(backend_session):
+    fields = {"title": "冷链物流规范"}
+    ahead = search.analyse_fields("testdocs", fields)
+    assert ahead == search.analyse_fields("testdocs", dict(fields))  # plain data: it crosses to and from workers
+    docs = [Document(key="ahead", fields=fields, filters={"region": "北京"}, analysis=ahead)]
+    # An analysis of other texts, or made by another index, is ignored: the fields are analysed again.
+    stale = search.analyse_fields("testdocs", {"title": "冷藏车技术条件"})
+    docs.append(Document(key="stale", fields={"title": "仓储安全规范"}, analysis=stale))
+    other = search.FieldAnalysis(index="other", fields={"title": "检验检测"}, columns=stale.columns, folded=stale.folded)
+    docs.append(Document(key="other", fields={"title": "检验检测"}, analysis=other))
+    search.index_documents(backend_session, index="testdocs", docs=docs)
+    assert keys(find(backend_session, "冷链")) == ["ahead"]
+    assert keys(find(backend_session, "仓储安全")) == ["stale"]
+    assert keys(find(backend_session, "检验检测")) == ["other"]
+    assert keys(find(backend_session, "冷藏车")) == []
+    # With the same texts it is taken as given: indexing does not analyse them again.
+    trusted = search.FieldAnalysis(index="testdocs", fields={"title": "计量器具"}, columns=stale.columns,
+                                   folded=stale.folded)
+    search.index_documents(backend_session, index="testdocs",
+                           docs=[Document(key="trusted", fields={"title": "计量器具"}, analysis=trusted)])
+    assert keys(find(backend_session, "冷藏车")) == ["trusted"]
+    with pytest.raises(ValueError, match="unknown fields"):
+        search.analyse_fields("testdocs", {"nope": "x"})
+
+
 def test_postgresql_plans_every_search_for_its_own_words(backend_session):
     # psycopg prepares a statement after its fifth run; a generic plan there cannot see how common the words are.
     if backend_session.get_bind().dialect.name != "postgresql":

@@ -84,6 +84,11 @@ def test_batch_files_as_one_by_one_does(session):
     assert got["dossiers"] == expected["dossiers"]
     assert got["entries"] == expected["entries"]
     assert got["hits"] == expected["hits"]
+    # A bulk writer's batch, which reads nothing back, leaves the same rows, dossiers, entries and search hits.
+    bulk = uuid.uuid4()
+    quiet = service.file_documents(session, org_id=bulk, uploads=_uploads(), source="api", load=False)
+    assert quiet.filed == [] and quiet.count == len(report.filed) and len(quiet.refused) == 2
+    assert _state(session, bulk) == got
     # The cases the comparison is meant to cover did occur: a fold of two dossiers, a rebate set, a manual category.
     assert any({WAYBILL.name, INVOICE_20.name} <= members for members in got["dossiers"])
     assert any(row[COLUMNS.index("rebate_set")] and row[COLUMNS.index("category")] == "contract"
@@ -136,10 +141,16 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_worker_processes_give_the_same_results(session):
+def test_worker_processes_give_the_same_results(session, tmp_path, monkeypatch):
+    root = tmp_path / "blobs"
+    monkeypatch.setattr(service, "blob_root", lambda: root)
     uploads = _uploads()
     with service.parsing_pool(1) as pool:
         pooled = service.prepare_files(uploads, pool=pool)
+    # The workers stored the accepted files' blobs, under the caller's root, and nothing of the refused one.
+    stored = {p.name for p in root.rglob("*") if p.is_file()}
+    assert stored == {p.sha256 for p in pooled if isinstance(p, service.Prepared)}
+    assert hashlib.sha256(ERR.read_bytes()).hexdigest() not in stored
     local = service.prepare_files(uploads)
     # A refused file comes back with its problem raised in this process, with its own type.
     assert [type(p) for p in pooled] == [type(p) for p in local]
@@ -148,6 +159,7 @@ def test_worker_processes_give_the_same_results(session):
     org = uuid.uuid4()
     report = service.file_documents(session, org_id=org, uploads=uploads, prepared=pooled)
     assert len(report.filed) == len(FILES) - 2
+    assert {service.read_blob(f.document.sha256) for f in report.filed} == {u.data for u in uploads if u.data != ERR.read_bytes()}
     with pytest.raises(ValueError):
         service.file_documents(session, org_id=org, uploads=uploads, prepared=pooled[:1])
 

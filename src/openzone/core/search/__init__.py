@@ -3,6 +3,7 @@
 from openzone.core.search.domain import (
     Document,
     Field,
+    FieldAnalysis,
     IndexSpec,
     QuerySyntax,
     UnknownFilter,
@@ -18,6 +19,7 @@ from openzone.core.search.service import (
     NotReindexable,
     Results,
     UnknownIndex,
+    analyse_fields,
     clear_index,
     count_documents,
     enqueue_reindex,
@@ -35,6 +37,7 @@ from openzone.core.search.service import (
 __all__ = [
     "Document",
     "Field",
+    "FieldAnalysis",
     "Hit",
     "IndexSpec",
     "NotReindexable",
@@ -44,6 +47,7 @@ __all__ = [
     "UnknownIndex",
     "Weight",
     "analyse",
+    "analyse_fields",
     "clear_index",
     "count_documents",
     "enqueue_reindex",

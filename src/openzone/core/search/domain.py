@@ -257,6 +257,19 @@ class Document:
     key: str
     fields: Mapping[str, str]
     filters: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    # The fields' analysis if done ahead (analyse_fields, in a bulk importer's worker process say); indexing uses it only
+    # when it was made by the same index from these very field texts, and analyses the fields itself otherwise.
+    analysis: FieldAnalysis | None = None
+
+
+@dataclass(frozen=True)
+class FieldAnalysis:
+    """Hold field texts with their per-column tokens and folded text, analysed ahead of indexing (picklable)."""
+
+    index: str
+    fields: Mapping[str, str]
+    columns: Mapping[str, list[str]]
+    folded: str
 
 
 @dataclass(frozen=True)
@@ -315,15 +328,15 @@ def filter_token(name: str, value: str) -> str:
     return "f" + f"{name}={value}".encode().hex()
 
 
-def analyse_document(spec: IndexSpec, doc: Document) -> Analysed:
-    """Analyse a document's fields into per-column tokens, folded text for phrases, and its filter values."""
-    unknown = set(doc.fields) - {f.name for f in spec.fields}
+def analyse_fields(spec: IndexSpec, fields: Mapping[str, str]) -> FieldAnalysis:
+    """Analyse field texts into per-column tokens and the folded text that phrases are checked against."""
+    unknown = set(fields) - {f.name for f in spec.fields}
     if unknown:
         raise ValueError(f"index {spec.name}: unknown fields {sorted(unknown)}")
     columns: dict[str, list[str]] = {c: [] for c in COLUMNS}
     folded_parts = []
     for f in spec.fields:
-        text = doc.fields.get(f.name) or ""
+        text = fields.get(f.name) or ""
         if not text:
             continue
         folded = fold(text)
@@ -331,6 +344,14 @@ def analyse_document(spec: IndexSpec, doc: Document) -> Analysed:
         columns[f.weight.value].extend(analyse_folded(folded))
         if f.pinyin:
             columns[PINYIN].extend(pinyin_tokens(text))
+    return FieldAnalysis(index=spec.name, fields=dict(fields), columns=columns, folded="\n".join(folded_parts))
+
+
+def analyse_document(spec: IndexSpec, doc: Document) -> Analysed:
+    """Analyse a document's fields into per-column tokens, folded text for phrases, and its filter values."""
+    text = doc.analysis
+    if text is None or text.index != spec.name or text.fields != doc.fields:
+        text = analyse_fields(spec, doc.fields)
     pairs: list[tuple[str, str]] = []
     for name, values in doc.filters.items():
         if name not in spec.filters:
@@ -339,7 +360,7 @@ def analyse_document(spec: IndexSpec, doc: Document) -> Analysed:
             value = str(value).strip()[:FILTER_VALUE_MAX]
             if value and (name, value) not in pairs:
                 pairs.append((name, value))
-    return Analysed(columns=columns, folded="\n".join(folded_parts), filters=tuple(pairs))
+    return Analysed(columns=text.columns, folded=text.folded, filters=tuple(pairs))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -85,6 +85,15 @@ def index_document(session: Session, *, index: str, doc: Document, backend: Back
     index_documents(session, index=index, docs=[doc], backend=backend)
 
 
+def analyse_fields(index: str, fields: Mapping[str, str]) -> domain.FieldAnalysis:
+    """Analyse a document's field texts ahead of indexing it (in a bulk importer's worker process, say).
+
+    Give the result as the Document's `analysis`: indexing then skips the analysis, the slow part of writing.
+    """
+    _ready()
+    return domain.analyse_fields(get_index(index), fields)
+
+
 BATCH = 500  # documents written per round of statements
 _WRITTEN = "search.written"  # session.info key: this session has written to an index (its searches stay on it)
 Progress = Callable[[int], None]

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
+import itertools
 import logging
 import multiprocessing
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import ledger, search
+from openzone.db import transaction
 from openzone.kit.errors import NotFound, Problem, ValidationFailed, problem
 from openzone.kit.files import fsync_path
 from openzone.kit.ids import new_id
@@ -32,7 +36,7 @@ INDEX = "tradevault"
 FILED = "trade_vault.document.filed"
 WITHDRAWN = "trade_vault.document.withdrawn"
 RECLASSIFIED = "trade_vault.document.reclassified"
-SOURCES = frozenset({"web", "api", "demo", "bench"})
+SOURCES = frozenset({"web", "api", "demo", "import", "bench"})
 MAX_TAGS = 20
 # Rows or values per statement in bulk reads and writes (well under SQLite's and PostgreSQL's parameter limits).
 CHUNK = 500
@@ -63,11 +67,11 @@ def blob_path(sha256: str, root: Path | None = None) -> Path:
 FSYNC_THREADS = 16
 
 
-def store_blobs(blobs: Mapping[str, bytes]) -> None:
+def store_blobs(blobs: Mapping[str, bytes], root: Path | None = None) -> None:
     """Write blobs under their SHA-256 names: temporary files, fsynced together, renamed, each folder fsynced once."""
     todo: list[tuple[Path, Path]] = []
     folders: set[Path] = set()
-    root = blob_root()
+    root = root or blob_root()
     try:
         for sha, data in blobs.items():
             path = blob_path(sha, root)
@@ -152,11 +156,19 @@ def pdf_text(data: bytes, limits: domain.Limits = domain.LIMITS) -> str:
 # ------------------------------------------------------------------------------------------------ search index
 
 
-def _doc_for(session: Session, doc: Document) -> search.Document:
-    f = doc.fields or {}
-    refs = " ".join(f.get("references", {}).values()) if f else ""
-    label = domain.CATEGORY_LABELS[domain.Category(doc.category)]
-    parties = " ".join(p.get("name", "") for p in f.get("parties", [])) if f else ""
+def _search_fields(*, number: str, fields: Mapping[str, Any] | None, category: str, filename: str, counterparty: str,
+                   tags: Sequence[str] | None, text: str | None) -> dict[str, str]:
+    f = fields or {}
+    refs = " ".join(f.get("references", {}).values())
+    label = domain.CATEGORY_LABELS[domain.Category(category)]
+    parties = " ".join(p.get("name", "") for p in f.get("parties", []))
+    return {"code": " ".join(x for x in (number, refs, " ".join(f.get("hs_codes", []))) if x),
+            "title": f"{filename} {label[0]} {label[1]} {counterparty}",
+            "keywords": " ".join([*(tags or []), parties]),
+            "body": text or ""}
+
+
+def _doc_for(session: Session, doc: Document, analysis: search.FieldAnalysis | None = None) -> search.Document:
     filters: dict[str, str | list[str]] = {
         "org": str(doc.org_id), "category": doc.category, "status": "withdrawn" if doc.withdrawn_at else "filed",
         "dossier": str(doc.dossier_id) if doc.dossier_id else "none",
@@ -166,11 +178,9 @@ def _doc_for(session: Session, doc: Document) -> search.Document:
     if doc.issued_on:
         filters["year"] = str(doc.issued_on.year)
         filters["month"] = doc.issued_on.strftime("%Y-%m")
-    return search.Document(key=str(doc.id), fields={
-        "code": " ".join(x for x in (doc.number, refs, " ".join(f.get("hs_codes", []))) if x),
-        "title": f"{doc.filename} {label[0]} {label[1]} {doc.counterparty}",
-        "keywords": " ".join([*(doc.tags or []), parties]),
-        "body": doc.text or ""}, filters=filters)
+    fields = _search_fields(number=doc.number, fields=doc.fields, category=doc.category, filename=doc.filename,
+                            counterparty=doc.counterparty, tags=doc.tags, text=doc.text)
+    return search.Document(key=str(doc.id), fields=fields, filters=filters, analysis=analysis)
 
 
 def _load_all(session: Session) -> Iterator[search.Document]:
@@ -212,6 +222,7 @@ class BatchReport:
 
     filed: list[Filed] = field(default_factory=list)
     refused: list[tuple[str, Problem]] = field(default_factory=list)
+    count: int = 0  # how many were filed (when the caller asked for no Filed objects, `filed` stays empty)
 
 
 @dataclass(frozen=True)
@@ -250,6 +261,8 @@ class Prepared:
     retain_until: dt.date
     retention_rule: str
     rebate_set: bool
+    # The search index's analysis of the document's texts, done here so that a worker process does it in bulk filing.
+    analysis: search.FieldAnalysis
 
 
 def _counterparty(parsed: domain.Parsed | None, own_name: str) -> tuple[str, str]:
@@ -318,20 +331,23 @@ def prepare(upload: Upload, *, own_name: str = "", limits: domain.Limits = domai
     rebate = chosen is domain.Category.EXPORT_REBATE or "出口退税" in tags_clean
     kept = domain.retention(chosen, start_on=start, rebate_set=rebate,
                             supervision_until=dt.date.fromisoformat(supervision) if supervision else None)
+    number = (parsed.number if parsed else "")[:100]
+    analysis = search.analyse_fields(INDEX, _search_fields(
+        number=number, fields=fields, category=chosen.value, filename=filename, counterparty=counterparty,
+        tags=tags_clean, text=text))
     return Prepared(
         filename=filename, sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind=kind,
-        doc_type=parsed.doc_type if parsed else "", number=(parsed.number if parsed else "")[:100],
+        doc_type=parsed.doc_type if parsed else "", number=number,
         issued_on=parsed.issued_on if parsed else None, currency=(parsed.currency if parsed else "")[:3],
         total=str(parsed.total) if parsed and parsed.total is not None else "", sample=bool(parsed and parsed.sample),
         text=text, category=chosen,
         category_manual=bool(upload.category), tags=tags_clean, fields=fields, references=references,
         counterparty=counterparty, country=country, start_on=start, retain_until=kept.until,
-        retention_rule=kept.rule.code, rebate_set=rebate)
+        retention_rule=kept.rule.code, rebate_set=rebate, analysis=analysis)
 
 
-def _prepare_quietly(job: tuple[Upload, str, domain.Limits]) -> Prepared | None:
+def _prepare_quietly(upload: Upload, own_name: str, limits: domain.Limits) -> Prepared | None:
     """Prepare one file in a worker process, or return None if it is refused."""
-    upload, own_name, limits = job
     try:
         return prepare(upload, own_name=own_name, limits=limits)
     except Exception:  # noqa: BLE001
@@ -340,21 +356,43 @@ def _prepare_quietly(job: tuple[Upload, str, domain.Limits]) -> Prepared | None:
         return None
 
 
+def _prepare_in_worker(uploads: Sequence[Upload], own_name: str, limits: domain.Limits, root: Path) -> list[Prepared | None]:
+    """Prepare a share of a batch in a worker process and store the accepted files' blobs under the caller's root."""
+    done = [_prepare_quietly(u, own_name, limits) for u in uploads]
+    # Early, while the caller writes the previous batch: a blob is harmless before its rows exist (the same bytes are
+    # the same blob), and the caller's store_blobs finds these in place and writes only what is missing (or reports
+    # why it cannot: an error here is left to it).
+    with contextlib.suppress(OSError):
+        store_blobs({p.sha256: u.data for u, p in zip(uploads, done, strict=True) if p is not None}, root=root)
+    return done
+
+
 def parsing_pool(processes: int) -> ProcessPoolExecutor:
     """Start worker processes that check and parse files for file_documents (bulk writers only; close it after use)."""
     # spawn: the workers start clean, whatever threads or connections the caller holds.
     return ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
 
 
+WORKER_SHARES = 8  # a pooled batch is cut into this many shares (at most SHARE_MAX files each) for the workers
+SHARE_MAX = 64
+
+
 def prepare_files(uploads: Sequence[Upload], *, own_name: str = "", limits: domain.Limits = domain.LIMITS,
                   pool: Executor | None = None) -> list[Prepared | Problem]:
-    """Check and parse files (in `pool`'s worker processes if given): each one's Prepared, or the Problem refusing it."""
-    jobs = [(u, own_name, limits) for u in uploads]
-    done: list[Prepared | None] = [None] * len(jobs)
-    if pool is not None and len(jobs) > 1:
-        done = list(pool.map(_prepare_quietly, jobs, chunksize=max(1, min(32, len(jobs) // 8))))
+    """Check and parse files: each one's Prepared, or the Problem refusing it.
+
+    With a pool, its worker processes do the work in shares and store the accepted files' blobs as they go (the
+    caller's file_documents then finds them stored); a refused file is checked again here to raise its problem.
+    """
+    done: list[Prepared | None] = [None] * len(uploads)
+    if pool is not None and len(uploads) > 1:
+        size = max(1, min(SHARE_MAX, -(-len(uploads) // WORKER_SHARES)))
+        shares = [uploads[i:i + size] for i in range(0, len(uploads), size)]
+        root = blob_root()
+        done = [p for share in pool.map(_prepare_in_worker, shares, [own_name] * len(shares), [limits] * len(shares),
+                                        [root] * len(shares)) for p in share]
     out: list[Prepared | Problem] = []
-    for (upload, _, _), result in zip(jobs, done, strict=True):
+    for upload, result in zip(uploads, done, strict=True):
         if result is None:
             try:
                 result = prepare(upload, own_name=own_name, limits=limits)
@@ -372,7 +410,8 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 def file_documents(session: Session, *, org_id: uuid.UUID, uploads: Sequence[Upload], source: str = "web",
                    uploaded_by: uuid.UUID | None = None, own_name: str = "", limits: domain.Limits = domain.LIMITS,
-                   pool: Executor | None = None, prepared: Sequence[Prepared | Problem] | None = None) -> BatchReport:
+                   pool: Executor | None = None, prepared: Sequence[Prepared | Problem] | None = None,
+                   load: bool = True) -> BatchReport:
     """File (non-ZIP) files together, each filed or refused as if filed one by one, with a few statements in all.
 
     Every file is checked and parsed first (in `pool`'s worker processes if given, or beforehand by prepare_files
@@ -380,6 +419,7 @@ def file_documents(session: Session, *, org_id: uuid.UUID, uploads: Sequence[Upl
     one is written); a refused file is reported with its problem and nothing of it is stored. The accepted ones are
     then written together: their blobs fsynced as one round, one multi-row insert per table, one ledger entry each
     (the ledger batches their inserts), dossiers grouped in memory in file order, and one search-index call.
+    With load=False the filed documents are not read back (report.count says how many; a bulk import needs no more).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
@@ -410,12 +450,13 @@ def file_documents(session: Session, *, org_id: uuid.UUID, uploads: Sequence[Upl
         on_file[p.sha256] = (p.filename, doc_id)
         accepted.append((upload, p, doc_id))
     if accepted:
-        report.filed = _write(session, org_id=org_id, accepted=accepted, source=source, uploaded_by=uploaded_by)
+        report.filed = _write(session, org_id=org_id, accepted=accepted, source=source, uploaded_by=uploaded_by, load=load)
+        report.count = len(accepted)
     return report
 
 
 def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, Prepared, uuid.UUID]], source: str,
-           uploaded_by: uuid.UUID | None) -> list[Filed]:
+           uploaded_by: uuid.UUID | None, load: bool = True) -> list[Filed]:
     session.flush()
     # Blobs are written only after every check passed; a later database failure leaves at most unreferenced blobs,
     # which is harmless in a content-addressed store (the next upload of those bytes reuses them).
@@ -450,6 +491,13 @@ def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, 
     session.execute(insert(Document.__table__), rows)
     grouping.write_keys()
     settle_rebate_sets(session, {row["dossier_id"] for row in rows if row["dossier_id"] is not None})
+    analyses = {doc_id: p.analysis for _, p, doc_id in accepted}
+    if not load:
+        # The rows hold every column the search document is made of (the dossier ids as grouping left them).
+        search.index_documents(session, index=INDEX, docs=[
+            *(_doc_for(session, SimpleNamespace(**row), analyses[row["id"]]) for row in rows),
+            *(_doc_for(session, d) for d in moved)])
+        return []
     ids = [row["id"] for row in rows]
     docs: dict[uuid.UUID, Document] = {}
     for chunk in _chunks(ids):
@@ -459,7 +507,8 @@ def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, 
     for chunk in _chunks(dossier_ids):
         dossiers_by_id.update((d.id, d) for d in session.scalars(
             select(Dossier).where(Dossier.id.in_(chunk)).execution_options(populate_existing=True)))
-    search.index_documents(session, index=INDEX, docs=[_doc_for(session, d) for d in [*(docs[i] for i in ids), *moved]])
+    search.index_documents(session, index=INDEX, docs=[_doc_for(session, d, analyses.get(d.id))
+                                                       for d in [*(docs[i] for i in ids), *moved]])
     session.flush()
     return [Filed(docs[i], dossiers_by_id.get(docs[i].dossier_id) if docs[i].dossier_id else None) for i in ids]
 
@@ -485,6 +534,64 @@ def file_batch(session: Session, *, org_id: uuid.UUID, filename: str, data: byte
     members = domain.unpack_zip(data, limits)
     return file_documents(session, org_id=org_id, uploads=[Upload(m.name, m.data) for m in members], source=source,
                           uploaded_by=uploaded_by, own_name=own_name, limits=limits, pool=pool)
+
+
+BULK_BATCH = 500  # files per committed batch in bulk filing
+
+
+@dataclass
+class BulkReport:
+    """Count the files a bulk filing filed and list those it refused, each with its problem."""
+
+    filed: int = 0
+    refused: list[tuple[str, Problem]] = field(default_factory=list)
+    batches: int = 0
+
+
+def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK_BATCH, processes: int = 0,
+              source: str = "import", own_name: str = "", limits: domain.Limits = domain.LIMITS,
+              progress: Callable[[BulkReport], None] | None = None) -> BulkReport:
+    """File many files in batches, each committed in a transaction of its own (a bulk import, a migration).
+
+    Each batch is filed as file_documents files it. With `processes`, that many worker processes check and parse the
+    files and store their blobs, the next batch while this one is written, so a machine's cores share the work (the
+    database allows one writer at a time). A run that stops half-way can be started again with the same files: what
+    was filed before is refused as already on file and nothing is filed twice. `progress` is called after each batch.
+    """
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    report = BulkReport()
+    batches = iter(lambda it=iter(uploads): list(itertools.islice(it, batch)), [])
+    pool = parsing_pool(processes) if processes > 0 else None
+    ahead = ThreadPoolExecutor(max_workers=1) if pool is not None else None
+    try:
+        current = next(batches, None)
+        parsing = ahead.submit(prepare_files, current, own_name=own_name, limits=limits, pool=pool) \
+            if ahead is not None and current else None
+        while current:
+            following = next(batches, None)
+            prepared = None
+            if parsing is not None:
+                prepared = parsing.result()
+                parsing = ahead.submit(prepare_files, following, own_name=own_name, limits=limits, pool=pool) \
+                    if following else None
+            with transaction() as session:
+                done = file_documents(session, org_id=org_id, uploads=current, source=source, own_name=own_name,
+                                      limits=limits, prepared=prepared, load=False)
+            report.filed += done.count
+            report.refused.extend(done.refused)
+            report.batches += 1
+            if progress is not None:
+                progress(report)
+            current = following
+    finally:
+        if ahead is not None:
+            ahead.shutdown(cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return report
 
 
 # ------------------------------------------------------------------------------------------------ dossiers
