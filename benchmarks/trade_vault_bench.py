@@ -6,15 +6,18 @@ Usage: .venv/bin/python benchmarks/trade_vault_bench.py [--documents 200000] [--
 Documents. Half are the real UBL 2.1 example invoice (tests/vectors/ubl_examples/invoice/UBL-Invoice-2.1-Example.xml)
 with a new invoice number written into its cbc:ID, so every file has its own bytes and digest and still passes the
 business rules; half are 示例 customs declarations in our JSON schema (data/samples/SH1-declaration.json with a new
-18-digit number, a new invoice reference and an HS code drawn from the real HS table). Each --batch documents go
-through service.file_documents, the path of API and ZIP batches, in one committed transaction, one firm: type
-sniffing, defusedxml or JSON parsing and the business rules, SHA-256, the blobs written to temporary files, fsynced
-together and renamed (folders fsynced once), a multi-row insert per table, a ledger entry each, dossier grouping and
-one search-index call. With --processes N the checks and parsing run in N worker processes, the next batch's while
-this one is written; --one-by-one files each document with service.file_document instead (a batch of one each, as
-single uploads do). The documents are generated before the clock starts; jieba's dictionary is loaded before it
-too (a server has done so long before). The target is 200,000 documents in at most 10 minutes (333 documents/s).
-cpu_ms_per_document counts this process and its parsing workers (their start-up included), not a PostgreSQL server.
+18-digit number, a new invoice reference and an HS code drawn from the real HS table). They are filed with
+service.file_bulk, the path of `openzone trade-vault import`: batches of --batch documents, each through
+service.file_documents and committed on its own, one firm: type sniffing, defusedxml or JSON parsing and the business
+rules, SHA-256, the search analysis of the texts (jieba), the blobs written to temporary files, fsynced together and
+renamed (folders fsynced once), a multi-row insert per table, a ledger entry each, dossier grouping and one
+search-index call. With --processes N, N worker processes do the checks, parsing, search analysis and blob writes of
+the next batch while this one is written (the workers start inside the clock); with 0 all of it runs in the filing
+process. --one-by-one files each document with service.file_document instead (a batch of one each, as single
+uploads do). The documents are generated before the clock starts; jieba's dictionary is loaded in the filing
+process before it too (a server has done so long before). The target is 200,000 documents in at most 10 minutes
+(333 documents/s). cpu_ms_per_document counts this process and its worker processes (their start-up included),
+not a PostgreSQL server.
 
 Search. After filing, --queries searches as the documents page runs them (per_page 20, facets, the firm's filter):
 invoice numbers, declaration numbers, Chinese goods names, and a word with a category filter; p50 and p95 in ms.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,7 @@ class _Reader:
 @trade_vault_app.command("import")
 def import_(paths: list[Path] = typer.Argument(..., exists=True, help="文件、文件夹或 ZIP 压缩包 · files, folders or ZIP batches"),
             org: str = typer.Option(..., help="企业 id、统一社会信用代码或名称 · the firm: id, credit code or name"),
-            processes: int = typer.Option(1, min=0, max=16,
+            processes: int = typer.Option(min(os.cpu_count() or 1, 8), min=0, max=16, show_default="CPU 核数 · CPU cores",
                                           help="解析进程数（0：在本进程解析）· worker processes that parse (0: none)"),
             batch: int = typer.Option(service.BULK_BATCH, min=1, max=5000, help="每批文件数 · files per committed batch"),
             report: Path | None = typer.Option(None, help="把未存档文件及原因写入此 CSV · write the refused files to this CSV")) -> None:
