@@ -75,6 +75,20 @@ def test_folding_a_string_is_folding_it_character_by_character(text):
     assert all(0 <= i < len(text) for i in origin)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=TRICKY + "银行发展中国 农业 the co. ltd, 123", max_size=40) | st.text(max_size=16))
+def test_pieces_without_a_word_character_are_not_segmented_and_give_no_tokens(text):
+    folded = domain.fold(text)
+    every_piece = []
+    for is_code, piece in domain._pieces(folded):
+        if is_code:
+            parts = domain.code_parts(piece)
+            every_piece.extend(parts + (["".join(parts)] if len(parts) > 1 else []))
+        else:
+            every_piece.extend(domain._words(domain.segmenter().cut_for_search(piece)))
+    assert domain.analyse_folded(folded) == every_piece
+
+
 def test_search_mode_finds_a_word_inside_a_longer_word():
     assert "农业" in domain.analyse("中国农业发展银行")
     assert "处理" in domain.analyse("待处理")

@@ -144,6 +144,7 @@ def segmenter():
 _CODE_RE = re.compile(r"[a-z0-9]+(?:(?:[-/.:()]+ ?| (?=[0-9]))[a-z0-9]+)*")
 _PART_RE = re.compile(r"[a-z]+|[0-9]+")
 _WORD_RE = re.compile(r"^\w+$")
+_HAS_WORD_RE = re.compile(r"\w")
 
 
 def code_parts(span: str) -> list[str]:
@@ -177,7 +178,9 @@ def analyse_folded(folded: str) -> list[str]:
             tokens.extend(parts)
             if len(parts) > 1:
                 tokens.append("".join(parts))
-        else:
+        elif _HAS_WORD_RE.search(piece):
+            # jieba's words are pieces of its input, so a piece without a word character (the spaces and punctuation
+            # between the words of Latin text, mostly) gives no token: it is not segmented at all.
             tokens.extend(_words(seg.cut_for_search(piece)))
     return tokens
 
