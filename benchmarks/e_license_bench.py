@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -217,6 +218,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
     summary = {
         "backend": backend, "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
         "runs": len(results), "cpus": os.cpu_count(), "python": platform.python_version(),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 _tmp = Path(tempfile.mkdtemp(prefix="openzone-test-"))
+atexit.register(shutil.rmtree, _tmp, ignore_errors=True)  # the run's database, blobs and keys
 os.environ["OPENZONE_VAR_DIR"] = str(_tmp / "var")
 os.environ.setdefault("OPENZONE_ENVIRONMENT", "development")
 os.environ["OPENZONE_DEMO_MODE"] = "false"

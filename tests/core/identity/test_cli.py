@@ -35,6 +35,18 @@ def test_bad_input_gets_a_bilingual_message_and_no_traceback():
     assert nobody.exit_code == 1 and "No person" in nobody.output
 
 
+def test_a_name_two_organisations_share_is_refused_not_guessed():
+    name = f"同名机构{builders.unique()}"
+    for _ in range(2):
+        assert runner.invoke(app, ["org", "create", name, "--kind", "enterprise"]).exit_code == 0
+    email = f"{builders.unique()}@example.cn"
+    user = runner.invoke(app, ["user", "create", email, "--name", "运维", "--password", "cli-password-1",
+                               "--org", name, "--role", "org_admin"])
+    assert user.exit_code == 1 and "give the id or credit code" in " ".join(user.output.split())
+    with transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Person).where(Person.email == email)) == 0
+
+
 def test_only_an_org_admin_may_mint_a_token_from_the_shell():
     name = f"命令行机构{builders.unique()}"
     runner.invoke(app, ["org", "create", name, "--kind", "bank"])

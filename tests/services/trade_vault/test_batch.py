@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import multiprocessing
+import os
 import uuid
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 from sqlalchemy import select
@@ -113,6 +117,80 @@ def test_batch_joins_and_folds_dossiers_filed_before(session):
     dossier = report.filed[-1].dossier
     assert dossier is not None and dossier.title == session.get(Dossier, dossier.id).title
     assert {f.document.dossier_id for f in report.filed} == {dossier.id}
+
+
+def _indexed(session, org: uuid.UUID) -> dict[str, tuple]:
+    """Describe each document's search entry by file name: fields, folded text, filters (the dossier as its members)."""
+    from openzone.core.search.models import SearchDocument, SearchFilterValue
+
+    docs = {str(d.id): d for d in session.scalars(select(Document).where(Document.org_id == org))}
+    members: dict[str, frozenset[str]] = {}
+    for d in docs.values():
+        members[str(d.dossier_id)] = members.get(str(d.dossier_id), frozenset()) | {d.filename}
+    out = {}
+    for entry in session.scalars(select(SearchDocument).where(SearchDocument.index_name == service.INDEX,
+                                                              SearchDocument.doc_key.in_(list(docs)))):
+        doc = docs[entry.doc_key]
+        filters = set()
+        for name, value in session.execute(select(SearchFilterValue.field, SearchFilterValue.value)
+                                           .where(SearchFilterValue.document_id == entry.id)):
+            if name == "org":
+                assert value == str(org)
+            elif name == "dossier":
+                # The filter follows the document, moved or not.
+                assert value == (str(doc.dossier_id) if doc.dossier_id else "none")
+                filters.add((name, members.get(value, frozenset())))
+            else:
+                filters.add((name, value))
+        out[doc.filename] = (entry.fields, entry.folded, frozenset(filters))
+    return out
+
+
+def test_bulk_batches_that_read_nothing_back_index_as_one_by_one_does_across_a_fold(session):
+    single, bulk = uuid.uuid4(), uuid.uuid4()
+    files = [WAYBILL, INVOICE_20, *(p for p in SHIPMENTS["SH2"] if p not in (INVOICE_20, WAYBILL))]
+    for p in files:
+        service.file_document(session, org_id=single, filename=p.name, data=p.read_bytes())
+    # The first batch opens two dossiers; the second folds them into one, moving the first batch's documents.
+    for part in (files[:2], files[2:]):
+        report = service.file_documents(session, org_id=bulk, uploads=[service.Upload(p.name, p.read_bytes()) for p in part],
+                                        load=False)
+        assert report.count == len(part) and not report.refused and report.filed == []
+    expected, got = _indexed(session, single), _indexed(session, bulk)
+    assert set(got) == {p.name for p in files}
+    assert got == expected
+    assert len({v for entry in got.values() for k, v in entry[2] if k == "dossier"}) == 1
+
+
+def test_a_dead_worker_leaves_the_batch_to_this_process(session):
+    broken = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    with pytest.raises(BrokenProcessPool):
+        broken.submit(os._exit, 1).result()
+    uploads = _uploads()
+    fallback, local = service.prepare_files(uploads, pool=broken), service.prepare_files(uploads)
+    broken.shutdown()
+    assert [type(p) for p in fallback] == [type(p) for p in local]
+    assert [p for p in fallback if isinstance(p, service.Prepared)] == [p for p in local if isinstance(p, service.Prepared)]
+
+
+def test_a_worker_that_cannot_store_blobs_leaves_them_to_the_writer(tmp_path, monkeypatch):
+    uploads = [service.Upload(p.name, p.read_bytes()) for p in SHIPMENTS["SH1"]]
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_bytes(b"")
+    done = service._prepare_in_worker(uploads, "", domain.LIMITS, blocked)
+    assert all(p is not None and not p.blob_stored for p in done)
+    root = tmp_path / "blobs"
+    stored = service._prepare_in_worker(uploads, "", domain.LIMITS, root)
+    assert all(p.blob_stored for p in stored) and stored == done  # blob_stored is not part of equality
+    # A blob in place whose folders may not be durable yet: the writer's store syncs its folders again.
+    synced = []
+    real = service.fsync_path
+    monkeypatch.setattr(service, "fsync_path", lambda path: (synced.append(path), real(path))[1])
+    sha = stored[0].sha256
+    service.store_blobs({sha: uploads[0].data}, root=root)
+    assert synced == []
+    service.store_blobs({sha: uploads[0].data}, root=root, sync_existing=True)
+    assert set(synced) == {root / sha[:2] / sha[2:4], root / sha[:2], root}
 
 
 def test_a_refused_file_leaves_nothing_and_the_rest_is_filed(session):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import zipfile
 
@@ -40,6 +41,9 @@ def _folder(tmp_path):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in SHIPMENTS["SH2"]:
             archive.writestr(f"sh2/{path.name}", path.read_bytes())
+        # What a Mac adds to a ZIP it makes: left out like hidden files in folders.
+        archive.writestr(f"__MACOSX/sh2/._{SHIPMENTS['SH2'][0].name}", b"\x00\x05\x16\x07")
+        archive.writestr("sh2/.DS_Store", b"\x00\x00\x00\x01Bud1")
     (folder / "sub" / "sh2.zip").write_bytes(buf.getvalue())
     return folder
 
@@ -51,7 +55,7 @@ def _count(org_id, model=Document):
 
 @pytest.mark.parametrize("processes", [0, 1])
 def test_import_files_a_folder_and_its_zip_batches_reports_refusals_and_can_run_again(tmp_path, processes):
-    org_id, name, uscc = _firm()
+    org_id, _, uscc = _firm()
     folder = _folder(tmp_path)
     report = tmp_path / "refused.csv"
     args = ["trade-vault", "import", str(folder), "--org", uscc, "--processes", str(processes), "--batch", "4",
@@ -71,7 +75,8 @@ def test_import_files_a_folder_and_its_zip_batches_reports_refusals_and_can_run_
             ledger.Entry.actor_org_id == org_id, ledger.Entry.event_type == service.FILED)) == filed
     assert _count(org_id, Dossier) == 2
     rows = list(csv.DictReader(report.read_text(encoding="utf-8").splitlines()))
-    assert [r["file"] for r in rows] == [ERR.name] and rows[0]["problem"] == "trade-vault-document-invalid"
+    # Refused files are named by their path inside the folder given.
+    assert [r["file"] for r in rows] == [f"docs/sub/{ERR.name}"] and rows[0]["problem"] == "trade-vault-document-invalid"
 
     again = runner.invoke(app, ["trade-vault", "import", str(folder), "--org", str(org_id), "--processes", str(processes)])
     assert again.exit_code == 1, again.output
@@ -94,7 +99,26 @@ def test_import_of_good_files_only_exits_zero_and_a_bad_zip_is_refused_whole(tmp
     assert _count(org_id) == len(files)
 
 
-def test_import_needs_an_existing_firm(tmp_path):
+def test_unreadable_files_an_empty_folder_and_a_bad_report_path_are_clear(tmp_path):
+    org_id, _, uscc = _firm()
+    fifo = tmp_path / "pipe.xml"
+    os.mkfifo(fifo)
+    good = tmp_path / SHIPMENTS["SH3"][0].name
+    shutil.copy(SHIPMENTS["SH3"][0], good)
+    result = runner.invoke(app, ["trade-vault", "import", str(fifo), str(good), "--org", uscc, "--processes", "0"])
+    assert result.exit_code == 1, result.output
+    assert "pipe.xml" in result.output and "Cannot read it" in " ".join(result.output.split())
+    assert "filed 1" in result.output and _count(org_id) == 1
+    empty = tmp_path / "empty"
+    (empty / ".hidden").mkdir(parents=True)
+    (empty / ".hidden" / "x.xml").write_bytes(b"<x/>")
+    nothing = runner.invoke(app, ["trade-vault", "import", str(empty), "--org", uscc])
+    assert nothing.exit_code == 1 and "no files to file" in nothing.output
+    bad = runner.invoke(app, ["trade-vault", "import", str(good), "--org", uscc, "--report", str(tmp_path / "no" / "r.csv")])
+    assert bad.exit_code == 2 and "cannot write the report" in " ".join(bad.output.split())
+
+
+def test_import_needs_one_existing_firm(tmp_path):
     path = tmp_path / SHIPMENTS["SH3"][0].name
     shutil.copy(SHIPMENTS["SH3"][0], path)
     missing = runner.invoke(app, ["trade-vault", "import", str(path), "--org", "没有这个企业"])
@@ -103,3 +127,7 @@ def test_import_needs_an_existing_firm(tmp_path):
     bank = runner.invoke(app, ["trade-vault", "import", str(path), "--org", str(bank_id)])
     assert bank.exit_code == 1 and "is not a firm" in " ".join(bank.output.split())
     assert _count(bank_id) == 0
+    twins = [helpers.committed(lambda session: builders.create_org(session, name="同名贸易有限公司")) for _ in range(2)]
+    twin = runner.invoke(app, ["trade-vault", "import", str(path), "--org", "同名贸易有限公司"])
+    assert twin.exit_code == 1 and "give the id or credit code" in " ".join(twin.output.split())
+    assert all(_count(t.id) == 0 for t in twins)

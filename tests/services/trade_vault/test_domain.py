@@ -82,6 +82,21 @@ def test_hostile_xml_is_refused(data):
     assert caught.value.errors[0]["code"] == "xml_unsafe"
 
 
+@pytest.mark.parametrize("data", [b"[" * 100_000, b'{"a":' * 100_000, b"[" * 65 + b"]" * 65])
+def test_json_nested_too_deeply_is_refused_not_a_crash(data):
+    with pytest.raises(d.FileRefused) as refused:
+        d.parse_json(data)
+    assert refused.value.errors == [{"field": "file", "code": "json_depth"}]
+
+
+def test_json_nested_to_the_limit_parses():
+    nested = d.parse_json(b"[" * d.JSON_MAX_DEPTH + b"]" * d.JSON_MAX_DEPTH)
+    for _ in range(d.JSON_MAX_DEPTH - 1):
+        nested = nested[0]
+    assert nested == []
+    assert d.parse_json(b"{\"a\": [1, {\"b\": null}]}") == {"a": [1, {"b": None}]}
+
+
 def test_malformed_xml_and_json_are_refused():
     with pytest.raises(d.XmlRefused):
         d.parse_xml(b"<Invoice><unclosed></Invoice>")

@@ -696,15 +696,36 @@ def _placeholders(value: Any, path: str = "") -> list[str]:
     return found
 
 
+JSON_MAX_DEPTH = 64  # trade documents nest a dozen levels; deeper is refused before anything walks it
+
+
+def _json_depth(value: Any) -> int:
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_json(data: bytes) -> Any:
-    """Parse JSON text strictly (UTF-8, no NaN or Infinity)."""
+    """Parse JSON text strictly (UTF-8, no NaN or Infinity, at most JSON_MAX_DEPTH levels of nesting)."""
     def refuse(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
     try:
-        return json.loads(data.decode("utf-8-sig"), parse_constant=refuse)
+        value = json.loads(data.decode("utf-8-sig"), parse_constant=refuse)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileRefused(f"JSON 无法解析：{exc}", f"The JSON cannot be parsed: {exc}",
                           errors=[{"field": "file", "code": "json_syntax"}]) from exc
+    except RecursionError as exc:
+        value, depth_error = None, exc
+    else:
+        depth_error = None
+    if depth_error is not None or _json_depth(value) > JSON_MAX_DEPTH:
+        raise FileRefused(f"JSON 嵌套超过 {JSON_MAX_DEPTH} 层，已拒绝", f"The JSON nests deeper than {JSON_MAX_DEPTH} levels and is refused",
+                          errors=[{"field": "file", "code": "json_depth"}]) from depth_error
+    return value
 
 
 def _loc(value: Any) -> str:
