@@ -219,16 +219,14 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_worker_processes_give_the_same_results(session, tmp_path, monkeypatch):
-    root = tmp_path / "blobs"
-    monkeypatch.setattr(service, "blob_root", lambda: root)
+def test_worker_processes_give_the_same_results(session):
     uploads = _uploads()
     with service.parsing_pool(1) as pool:
         pooled = service.prepare_files(uploads, pool=pool)
-    # The workers stored the accepted files' blobs, under the caller's root, and nothing of the refused one.
-    stored = {p.name for p in root.rglob("*") if p.is_file()}
-    assert stored == {p.sha256 for p in pooled if isinstance(p, service.Prepared)}
-    assert hashlib.sha256(ERR.read_bytes()).hexdigest() not in stored
+    # The workers stored the accepted files' blobs in the blob store, and nothing of the refused one.
+    accepted = [p for p in pooled if isinstance(p, service.Prepared)]
+    assert accepted and all(p.blob_stored and service.blob_path(p.sha256).is_file() for p in accepted)
+    assert not service.blob_path(hashlib.sha256(ERR.read_bytes()).hexdigest()).exists()
     local = service.prepare_files(uploads)
     # A refused file comes back with its problem raised in this process, with its own type.
     assert [type(p) for p in pooled] == [type(p) for p in local]

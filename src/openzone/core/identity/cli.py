@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import typer
 from rich.console import Console
 from sqlalchemy import select
@@ -11,7 +9,7 @@ from sqlalchemy import select
 from openzone.core.identity import domain, service
 from openzone.core.identity.models import Organisation, Person
 from openzone.db import transaction
-from openzone.kit.errors import Conflict, Forbidden, NotFound, Problem
+from openzone.kit.errors import Forbidden, NotFound, Problem
 
 console = Console()
 org_app = typer.Typer(help="机构 · Organisations", no_args_is_help=True)
@@ -41,16 +39,9 @@ def org_create(name: str, kind: str = typer.Option(..., help=", ".join(k.value f
 
 def _org(session, ref: str) -> Organisation:
     try:
-        org = session.get(Organisation, uuid.UUID(ref))
-    except ValueError:
-        found = session.scalars(select(Organisation).where((Organisation.uscc == ref) | (Organisation.name == ref))).all()
-        if len(found) > 1:
-            fail(Conflict(f"有 {len(found)} 个机构名为 {ref}，请用 id 或统一社会信用代码",
-                          f"{len(found)} organisations are named {ref}: give the id or credit code"))
-        org = found[0] if found else None
-    if org is None:
-        fail(NotFound(f"找不到机构：{ref}", f"No organisation: {ref}"))
-    return org
+        return service.find_organisation(session, ref)
+    except Problem as problem:
+        fail(problem)
 
 
 @user_app.command("create")

@@ -475,6 +475,20 @@ class OrgEntry:
     active: bool = True
 
 
+def find_organisation(session: Session, ref: str) -> Organisation:
+    """Find the one organisation an operator names by id, credit code or name; NotFound, or Conflict if several."""
+    try:
+        found = session.scalars(select(Organisation).where(Organisation.id == uuid.UUID(ref))).all()
+    except ValueError:
+        found = session.scalars(select(Organisation).where((Organisation.uscc == ref) | (Organisation.name == ref))).all()
+    if len(found) > 1:
+        raise Conflict(f"有 {len(found)} 个机构名为 {ref}，请用 id 或统一社会信用代码",
+                       f"{len(found)} organisations are named {ref}: give the id or credit code")
+    if not found:
+        raise NotFound(f"找不到机构：{ref}", f"No organisation: {ref}")
+    return found[0]
+
+
 def organisation(session: Session, org_id: uuid.UUID) -> OrgEntry | None:
     """Return an active organisation's names and kind, or None."""
     row = session.execute(select(Organisation.id, Organisation.name, Organisation.name_en, Organisation.kind,

@@ -11,9 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 
-from openzone.core.identity.models import Organisation
+from openzone.core import identity
 from openzone.db import transaction
 from openzone.kit.errors import Problem, problem
 from openzone.services.trade_vault import domain, service
@@ -28,19 +27,14 @@ Unreadable = problem("trade-vault-file-unreadable", 422, "无法读取文件", "
 def _firm(ref: str) -> tuple[uuid.UUID, str]:
     """Find the one active firm with this id, credit code or name; exit with a clear message otherwise."""
     with transaction() as session:
-        query = select(Organisation).where(Organisation.active.is_(True))
         try:
-            found = session.scalars(query.where(Organisation.id == uuid.UUID(ref))).all()
-        except ValueError:
-            found = session.scalars(query.where((Organisation.uscc == ref) | (Organisation.name == ref))).all()
-        if not found:
-            console.print(f"[red]找不到机构：{ref} · No organisation: {ref}[/red]", highlight=False)
+            org = identity.find_organisation(session, ref)
+        except Problem as refused:
+            console.print(f"[red]{refused.detail} · {refused.detail_en}[/red]", highlight=False)
+            raise typer.Exit(1) from refused
+        if not org.active:
+            console.print(f"[red]{org.name} 已停用 · {org.name} is deactivated[/red]", highlight=False)
             raise typer.Exit(1)
-        if len(found) > 1:
-            console.print(f"[red]有 {len(found)} 个机构名为 {ref}，请用 id 或统一社会信用代码 · {len(found)} organisations are "
-                          f"named {ref}: give the id or credit code[/red]", highlight=False)
-            raise typer.Exit(1)
-        org = found[0]
         if org.kind != "enterprise":
             console.print(f"[red]{org.name} 不是企业，保管箱仅供企业使用 · {org.name} is not a firm[/red]", highlight=False)
             raise typer.Exit(1)

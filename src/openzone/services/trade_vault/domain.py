@@ -713,18 +713,18 @@ def parse_json(data: bytes) -> Any:
     """Parse JSON text strictly (UTF-8, no NaN or Infinity, at most JSON_MAX_DEPTH levels of nesting)."""
     def refuse(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
+    too_deep = FileRefused(f"JSON 嵌套超过 {JSON_MAX_DEPTH} 层，已拒绝",
+                           f"The JSON nests deeper than {JSON_MAX_DEPTH} levels and is refused",
+                           errors=[{"field": "file", "code": "json_depth"}])
     try:
         value = json.loads(data.decode("utf-8-sig"), parse_constant=refuse)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileRefused(f"JSON 无法解析：{exc}", f"The JSON cannot be parsed: {exc}",
                           errors=[{"field": "file", "code": "json_syntax"}]) from exc
     except RecursionError as exc:
-        value, depth_error = None, exc
-    else:
-        depth_error = None
-    if depth_error is not None or _json_depth(value) > JSON_MAX_DEPTH:
-        raise FileRefused(f"JSON 嵌套超过 {JSON_MAX_DEPTH} 层，已拒绝", f"The JSON nests deeper than {JSON_MAX_DEPTH} levels and is refused",
-                          errors=[{"field": "file", "code": "json_depth"}]) from depth_error
+        raise too_deep from exc
+    if _json_depth(value) > JSON_MAX_DEPTH:
+        raise too_deep
     return value
 
 

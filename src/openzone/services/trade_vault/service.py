@@ -490,8 +490,8 @@ def file_documents(session: Session, *, org_id: uuid.UUID, uploads: Sequence[Upl
 def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, Prepared, uuid.UUID]], source: str,
            uploaded_by: uuid.UUID | None, load: bool = True) -> list[Filed]:
     session.flush()
-    # Blobs are written only after every check passed; a later database failure leaves at most unreferenced blobs,
-    # which is harmless in a content-addressed store (the next upload of those bytes reuses them).
+    # Blobs are written only after every check passed (here, or by a bulk writer's worker before); a later database
+    # failure leaves at most unreferenced blobs, harmless in a content-addressed store (the same bytes reuse them).
     store_blobs({p.sha256: u.data for u, p, _ in accepted if not p.blob_stored}, sync_existing=True)
     shas = sorted({p.sha256 for _, p, _ in accepted})
     stored: set[str] = set()
@@ -594,7 +594,6 @@ class BulkReport:
 
     filed: int = 0
     refused: list[tuple[str, Problem]] = field(default_factory=list)
-    batches: int = 0
 
 
 def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK_BATCH,
@@ -611,8 +610,6 @@ def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK
     """
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}")
     report = BulkReport()
     batches = _batches(uploads, batch, batch_bytes)
     pool = parsing_pool(processes) if processes > 0 else None
@@ -633,7 +630,6 @@ def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK
                                       limits=limits, prepared=prepared, load=False)
             report.filed += done.count
             report.refused.extend(done.refused)
-            report.batches += 1
             if progress is not None:
                 progress(report)
             current = following
