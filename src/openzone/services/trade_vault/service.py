@@ -19,12 +19,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Uuid, bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
 from openzone.core import ledger, search
-from openzone.db import transaction
+from openzone.db import insert_many, refresh_statistics, transaction
 from openzone.kit.errors import NotFound, Problem, ValidationFailed, problem
 from openzone.kit.files import fsync_path
 from openzone.kit.ids import new_id
@@ -501,7 +501,7 @@ def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, 
     blobs = {p.sha256: {"sha256": p.sha256, "size": p.size, "media_type": domain.MEDIA_TYPES[p.kind], "created_at": now}
              for _, p, _ in accepted if p.sha256 not in stored}
     if blobs:
-        session.execute(insert(Blob.__table__), list(blobs.values()))
+        insert_many(session, Blob.__table__, list(blobs.values()))
     grouping = _Grouping(session, org_id, [p.references for _, p, _ in accepted])
     rows: list[dict[str, Any]] = []
     for _, p, doc_id in accepted:
@@ -520,7 +520,7 @@ def _write(session: Session, *, org_id: uuid.UUID, accepted: list[tuple[Upload, 
         rows.append(row)
         grouping.add(row, p.references)
     moved = grouping.write_dossiers()
-    session.execute(insert(Document.__table__), rows)
+    insert_many(session, Document.__table__, rows)
     grouping.write_keys()
     settle_rebate_sets(session, {row["dossier_id"] for row in rows if row["dossier_id"] is not None})
     analyses = {doc_id: p.analysis for _, p, doc_id in accepted}
@@ -633,6 +633,12 @@ def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK
             if progress is not None:
                 progress(report)
             current = following
+        if report.filed:
+            # Autovacuum's ANALYZE follows a bulk load only after a while; until then searches ran on plans made for
+            # the empty tables.
+            with transaction() as session:
+                search.refresh_statistics(session)
+                refresh_statistics(session, [Document.__table__, DossierKey.__table__, Dossier.__table__])
     finally:
         if ahead is not None:
             ahead.shutdown(cancel_futures=True)
@@ -742,7 +748,7 @@ class _Grouping:
         opened = [{"id": d, "org_id": self.org_id, "title": self.titles[d], "updated_at": self.updated[d],
                    "created_at": when} for d, when in self.opened.items() if d not in self.parent]
         if opened:
-            session.execute(insert(Dossier.__table__), opened)
+            insert_many(session, Dossier.__table__, opened)
         touched = [{"b_id": d, "b_title": self.titles[d], "b_updated_at": when} for d, when in self.updated.items()
                    if d not in self.opened and d not in self.parent]
         if touched:
@@ -768,7 +774,7 @@ class _Grouping:
         rows = [{"id": new_id(), "org_id": self.org_id, "dossier_id": self.find(self.owner[kv]), "key_type": kv[0],
                  "value": kv[1]} for kv in self.new_keys]
         if rows:
-            self.session.execute(insert(DossierKey.__table__), rows)
+            insert_many(self.session, DossierKey.__table__, rows)
 
 
 @dataclass(frozen=True)
