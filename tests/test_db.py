@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.db import insert_many, refresh_statistics
@@ -61,3 +62,36 @@ def test_refresh_statistics_samples_the_new_rows_on_postgresql(session):
     else:
         # SQLite keeps no statistics unless asked: nothing was written for the planner.
         assert session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")) == 0
+
+
+def _doc(**values):
+    return {"id": new_id(), "index_name": "db-test", "doc_key": "k", "fields": {}, "folded": "",
+            "updated_at": dt.datetime.now(dt.UTC), **values}
+
+
+def test_none_in_a_json_column_is_json_null_and_a_tsvector_arrives_parsed(session):
+    tsv = "'invoice':2 '发票':1" if IS_POSTGRES else None
+    insert_many(session, SearchDocument.__table__, [_doc(doc_key="a", fields=None, tsv=tsv), _doc(doc_key="b", tsv=None)])
+    # insert() writes Python None in a JSON column as JSON null, not SQL NULL (the column is NOT NULL): so does COPY.
+    assert session.scalar(select(SearchDocument.fields).where(SearchDocument.doc_key == "a")) is None
+    assert session.scalar(text("SELECT count(*) FROM search_document WHERE doc_key = 'a' AND fields IS NULL")) == 0
+    if IS_POSTGRES:
+        assert session.scalar(text("SELECT tsv @@ to_tsquery('simple', 'invoice') FROM search_document "
+                                   "WHERE doc_key = 'a'")) is True
+
+
+def test_errors_are_sqlalchemys_on_both_databases_and_leave_the_session_usable(session):
+    first = _doc(doc_key="dup")
+    insert_many(session, SearchDocument.__table__, [first])
+    with pytest.raises(IntegrityError), session.begin_nested():
+        insert_many(session, SearchDocument.__table__, [_doc(doc_key="other"), {**first, "doc_key": "again"}])
+    naive = dt.datetime(2026, 11, 29, 8, 0)
+    with pytest.raises(StatementError) as raised, session.begin_nested():
+        insert_many(session, SearchDocument.__table__, [_doc(doc_key="x"), _doc(doc_key="y", updated_at=naive)])
+    # Refused while converting the values, before anything reached the database.
+    assert raised.type is StatementError
+    assert "naive datetime" in str(raised.value)
+    with pytest.raises(ValueError, match="no column"):
+        insert_many(session, SearchDocument.__table__, [_doc(doc_key="z", colour="red")])
+    keys = session.scalars(select(SearchDocument.doc_key).where(SearchDocument.index_name == "db-test")).all()
+    assert keys == ["dup"]

@@ -8,8 +8,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
+from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from openzone.config import get_settings
@@ -159,40 +160,59 @@ def request_session() -> Iterator[Session]:
         yield session
 
 
-def _copy_value(process: Any, value: Any) -> Any:
-    return process(value) if process is not None and value is not None else value
+def _copyable(column: Column) -> bool:
+    # A column COPY can leave to the server (no Python-side default), or whose default is a plain value or a function
+    # of no arguments (SQLAlchemy wraps those to take the execution context, keeping the function as __wrapped__).
+    default = column.default
+    return default is None or default.is_scalar or (default.is_callable and hasattr(default.arg, "__wrapped__"))
 
 
 def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert rows of one table in the session's transaction: one COPY on PostgreSQL, one executemany elsewhere.
 
     Every row names the same columns; a column left out takes its Python-side default, as insert() gives it, or else
-    the server's. On PostgreSQL the driver's executemany runs one INSERT per row; COPY streams them as one statement,
-    which cost a fraction of the server's and the driver's time in bulk filing (docs/performance.md).
+    the server's. Values are converted by each column's type as insert() converts them, and errors are SQLAlchemy's
+    (IntegrityError and so on) on both databases. On PostgreSQL the driver's executemany runs one INSERT per row;
+    COPY streams the rows as one statement, which cost a fraction of the server's and the driver's time in bulk
+    filing (docs/performance.md). A table with defaults COPY cannot fill (SQL expressions, sequences) is inserted
+    as before.
     """
     if not rows:
         return
-    names = list(rows[0])
-    if any(row.keys() != rows[0].keys() for row in rows):
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows):
         raise ValueError(f"insert_many: every row names the same columns of {table.name}")
+    unknown = sorted(set(keys) - set(table.c.keys()))
+    if unknown:
+        raise ValueError(f"insert_many: {table.name} has no column {', '.join(unknown)}")
+    left_out = [c for c in table.columns if c.key not in keys]
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "postgresql":
+    if dialect.name != "postgresql" or not all(_copyable(c) for c in left_out):
         session.execute(insert(table), list(rows))
         return
-    missing = [c for c in table.columns if c.name not in rows[0] and c.default is not None
-               and (c.default.is_scalar or c.default.is_callable)]
-    columns = [table.c[name] for name in names] + missing
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    quote = dialect.identifier_preparer.quote
-    statement = (f"COPY {quote(table.name)} ({', '.join(quote(c.name) for c in columns)}) FROM STDIN")
+    defaults = [c for c in left_out if c.default is not None]
+    columns = [table.c[key] for key in keys] + defaults
+    converters = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    # Converted before COPY starts, so that a bad value (a naive datetime) fails as insert() fails: before anything
+    # reaches the server, leaving the transaction usable.
+    try:
+        data = []
+        for row in rows:
+            values = [row[key] for key in keys]
+            values.extend(c.default.arg(None) if c.default.is_callable else c.default.arg for c in defaults)
+            data.append([v if f is None else f(v) for f, v in zip(converters, values, strict=True)])
+    except Exception as exc:
+        raise StatementError(str(exc), f"COPY {table.name}", None, exc) from exc
+    preparer = dialect.identifier_preparer
+    statement = f"COPY {preparer.format_table(table)} ({', '.join(preparer.format_column(c) for c in columns)}) FROM STDIN"
     cursor = connection.connection.cursor()
     try:
         with cursor.copy(statement) as copy:
-            for row in rows:
-                values = [row[name] for name in names]
-                values.extend(c.default.arg(None) if c.default.is_callable else c.default.arg for c in missing)
-                copy.write_row([_copy_value(p, v) for p, v in zip(processors, values, strict=True)])
+            for values in data:
+                copy.write_row(values)
+    except dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
     finally:
         cursor.close()
 
@@ -204,5 +224,5 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql" and tables:
-        quote = connection.dialect.identifier_preparer.quote
-        connection.exec_driver_sql("ANALYZE " + ", ".join(quote(t.name) for t in tables))
+        preparer = connection.dialect.identifier_preparer
+        connection.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
