@@ -163,7 +163,7 @@ def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
 
 def refresh_statistics(session: Session) -> None:
     """After a bulk load on PostgreSQL, sample the index tables again (the first searches after a 10,000-document
-    import took 9-18 s on plans made for the empty tables)."""
+    import took up to 20 s on plans made for the empty tables)."""
     db_refresh_statistics(session, [SearchDocument.__table__, SearchFilterValue.__table__])
 
 

@@ -646,7 +646,7 @@ def file_bulk(*, org_id: uuid.UUID, uploads: Iterable[Upload], batch: int = BULK
 
 def _refresh_statistics() -> None:
     # PostgreSQL only: autovacuum's ANALYZE follows a bulk load after a while, and until then searches ran on plans
-    # made for the empty tables (9-18 s each after 10,000 documents). Only an optimisation: the import is committed,
+    # made for the empty tables (up to 20 s each after 10,000 documents). Only an optimisation: the import is committed,
     # so a failure here is logged, not raised. SQLite keeps no statistics here; no write transaction is opened.
     if get_engine().dialect.name != "postgresql":
         return
