@@ -34,7 +34,7 @@ from openzone.core.search.backends import (
 from openzone.core.search.domain import Document, IndexSpec, QuerySyntax, UnknownFilter
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.db import READERS, insert_many, reading
-from openzone.db import refresh_statistics as db_refresh_statistics
+from openzone.db import refresh_statistics as _refresh_tables
 from openzone.kit.errors import problem
 from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
@@ -164,7 +164,7 @@ def _write_batch(session: Session, spec: IndexSpec, backend: Backend,
 def refresh_statistics(session: Session) -> None:
     """After a bulk load on PostgreSQL, sample the index tables again (the first searches after a 10,000-document
     import took up to 20 s on plans made for the empty tables)."""
-    db_refresh_statistics(session, [SearchDocument.__table__, SearchFilterValue.__table__])
+    _refresh_tables(session, [SearchDocument.__table__, SearchFilterValue.__table__])
 
 
 def _tsv_param(session: Session, name: str):

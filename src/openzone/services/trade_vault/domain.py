@@ -709,22 +709,25 @@ def _json_depth(value: Any) -> int:
     return deepest
 
 
+def _too_deep() -> FileRefused:
+    return FileRefused(f"JSON 嵌套超过 {JSON_MAX_DEPTH} 层，已拒绝",
+                       f"The JSON nests deeper than {JSON_MAX_DEPTH} levels and is refused",
+                       errors=[{"field": "file", "code": "json_depth"}])
+
+
 def parse_json(data: bytes) -> Any:
     """Parse JSON text strictly (UTF-8, no NaN or Infinity, at most JSON_MAX_DEPTH levels of nesting)."""
     def refuse(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
-    too_deep = FileRefused(f"JSON 嵌套超过 {JSON_MAX_DEPTH} 层，已拒绝",
-                           f"The JSON nests deeper than {JSON_MAX_DEPTH} levels and is refused",
-                           errors=[{"field": "file", "code": "json_depth"}])
     try:
         value = json.loads(data.decode("utf-8-sig"), parse_constant=refuse)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FileRefused(f"JSON 无法解析：{exc}", f"The JSON cannot be parsed: {exc}",
                           errors=[{"field": "file", "code": "json_syntax"}]) from exc
     except RecursionError as exc:
-        raise too_deep from exc
+        raise _too_deep() from exc
     if _json_depth(value) > JSON_MAX_DEPTH:
-        raise too_deep
+        raise _too_deep()
     return value
 
 
