@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
-import anyio
 from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -17,8 +16,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from openzone.config import get_settings
 from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
-
-T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -157,33 +154,10 @@ def created_at() -> Mapped[dt.datetime]:
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-async def request_session() -> AsyncIterator[Session]:
-    """Yield a session in one transaction for a web request (the edge owns the transaction).
-
-    An async dependency, so that FastAPI does not hand it to a worker thread twice per request: opening the session
-    does no I/O (it connects at its first statement, in the route's thread), and the commit or rollback at the end
-    runs in a worker thread of its own, shielded from cancellation so that a client going away cannot leave the
-    transaction half-finished. A sync generator here cost two thread hand-offs per request (docs/performance.md).
-    """
-    scope = transaction()
-    session = scope.__enter__()
-    try:
+def request_session() -> Iterator[Session]:
+    """Yield a session in one transaction for a web request (the edge owns the transaction)."""
+    with new_session() as session, session.begin():
         yield session
-    except BaseException as exc:
-        await in_thread(scope.__exit__, type(exc), exc, exc.__traceback__)
-        raise
-    else:
-        await in_thread(scope.__exit__, None, None, None)
-
-
-async def in_thread(function: Callable[..., T], *args: Any) -> T:
-    """Run a blocking cleanup (a commit, a rollback) in a worker thread, shielded from cancellation.
-
-    The thread does not wait for a place in the default pool (all of it may be taken by requests waiting for the
-    connection this cleanup gives back), as FastAPI does for the exit of a sync dependency.
-    """
-    with anyio.CancelScope(shield=True):
-        return await anyio.to_thread.run_sync(function, *args, limiter=anyio.CapacityLimiter(1))
 
 
 def _copyable(column: Column) -> bool:

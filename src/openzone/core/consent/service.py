@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +37,7 @@ from openzone.core.consent.domain import (
 )
 from openzone.core.consent.models import Access, Copy, Grant, Presentation
 from openzone.core.consent.settings import get_consent_settings
-from openzone.db import in_thread, new_session, transaction
+from openzone.db import new_session, transaction
 from openzone.db import request_session as db_request_session
 from openzone.kit import crypto
 from openzone.kit.errors import Forbidden, NotFound, Problem, RateLimited, ValidationFailed
@@ -306,13 +306,12 @@ def keeping_refusals(url: str | None = None) -> Iterator[Session]:
             session.info.pop(STASH, None)
 
 
-async def request_session(session: Session = Depends(db_request_session)) -> AsyncIterator[Session]:
+def request_session(session: Session = Depends(db_request_session)) -> Iterator[Session]:
     """Yield the request's session (the one access checks use), keeping the gate's refusals if the request fails.
 
     On an error the request's transaction is rolled back whole, as for any failed request; then the refusals it
     recorded are written again in a transaction of their own, which commits before the error response is sent. (A savepoint
     around the route did the same with two more round trips per request, and kept ledger entries from being batched.)
-    Async like openzone.db.request_session: only the replay, when there is one, goes to a worker thread.
     """
     session.info[STASH] = []
     try:
@@ -320,16 +319,12 @@ async def request_session(session: Session = Depends(db_request_session)) -> Asy
     except BaseException:
         stashed = session.info.get(STASH) or []
         if stashed:
-            await in_thread(_replay_after_rollback, session, stashed)
+            session.rollback()  # first: on SQLite the request's transaction holds the write lock
+            with transaction() as replay:
+                _replay(replay, stashed)
         raise
     finally:
         session.info.pop(STASH, None)
-
-
-def _replay_after_rollback(session: Session, stashed: list) -> None:
-    session.rollback()  # first: on SQLite the request's transaction holds the write lock
-    with transaction() as replay:
-        _replay(replay, stashed)
 
 
 # --- grants -----------------------------------------------------------------------------------------------------
