@@ -22,6 +22,14 @@ processes on loopback. The load generator is this process: one asyncio loop with
 connections written by hand (no client library), so it uses at most one core; the CPU it used is reported. Each run
 lasts --seconds after a 1 s warm-up; throughput is completed 201 responses per second, and latency is measured from
 writing a request to reading its whole response. The figures reported are the medians over --runs runs.
+
+CPU. Each run also reports the Uvicorn processes' CPU time per answered request (user + system from /proc, warm-up
+included) and how many of the machine's cores were busy. On a shared machine throughput moves with whatever else
+runs; the CPU a request costs the server moves much less, so it is the figure to compare changes by. Each run also
+says how many of its connections each worker holds: the workers share one listening socket, and a worker that wakes
+takes every connection waiting, so connections opened together can land unevenly (16 and 0 was common), and then
+one worker is CPU-bound while the other idles, whatever the server's capacity. The connections are therefore opened
+one at a time, 20 ms apart, before each run; each then goes to whichever worker wins that accept.
 """
 
 from __future__ import annotations
@@ -133,9 +141,10 @@ def start_server(workers: int) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("the server did not start")
 
 
-async def _connection(port: int, token: str, items: list[tuple[str, str]], start: float, end: float,
-                      latencies: list[float], statuses: dict[int, int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def _connection(stream: tuple[asyncio.StreamReader, asyncio.StreamWriter], token: str,
+                      items: list[tuple[str, str]], start: float, end: float, latencies: list[float],
+                      statuses: dict) -> None:
+    reader, writer = stream
     try:
         for app_id, lic_id in items:
             now = time.perf_counter()
@@ -154,6 +163,7 @@ async def _connection(port: int, token: str, items: list[tuple[str, str]], start
                     length = int(line.split(b":")[1])
             await reader.readexactly(length)
             done = time.perf_counter()
+            statuses["answered"] = statuses.get("answered", 0) + 1  # warm-up included, for the server's CPU
             if now >= start:  # requests sent during the warm-up are not counted
                 latencies.append(done - now)
                 statuses[status] = statuses.get(status, 0) + 1
@@ -161,19 +171,98 @@ async def _connection(port: int, token: str, items: list[tuple[str, str]], start
         writer.close()
 
 
-async def one_run(port: int, token: str, batches: list[list[tuple[str, str]]], seconds: float) -> dict:
+def _cpu_seconds(pids: list[int]) -> float:
+    """Return the user and system CPU time the processes have used so far (Linux /proc), skipping any that ended."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """Return (busy, total) CPU seconds of the whole machine since boot, from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return (sum(values) - idle) / os.sysconf("SC_CLK_TCK"), sum(values) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(proc: subprocess.Popen) -> list[int]:
+    """Return the Uvicorn supervisor and its worker processes (not multiprocessing's resource tracker)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == proc.pid and b"resource_tracker" not in command:
+            children.append(int(stat.parent.name))
+    return [proc.pid, *sorted(children)]
+
+
+def connections_per_worker(pids: list[int], port: int) -> list[int]:
+    """Count the established connections to the port that each server process holds (Linux /proc/net/tcp).
+
+    The workers share one listening socket and a worker takes every connection waiting when it wakes, so keep-alive
+    connections opened together can land unevenly; a worker with more of them is CPU-bound while the other idles.
+    """
+    inodes: dict[str, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # ESTABLISHED, local port
+                inodes[fields[9]] = 0
+    counts = []
+    for pid in pids[1:]:
+        held = 0
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                held += 1
+        counts.append(held)
+    return counts
+
+
+async def one_run(port: int, token: str, batches: list[list[tuple[str, str]]], seconds: float,
+                  pids: list[int]) -> dict:
     """Drive the server with one connection per batch for a warm-up second and then `seconds`."""
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict = {}
+    streams = []
+    for _ in batches:
+        # One at a time: opened together, the first worker to wake took all of them (16/0 in 2 of 5 runs).
+        streams.append(await asyncio.open_connection("127.0.0.1", port))
+        await asyncio.sleep(0.02)
     t0 = time.perf_counter()
-    cpu0 = time.process_time()
+    cpu0, server0, machine0 = time.process_time(), _cpu_seconds(pids), _machine_busy()
     start, end = t0 + 1.0, t0 + 1.0 + seconds
-    await asyncio.gather(*(_connection(port, token, b, start, end, latencies, statuses) for b in batches))
+    split = connections_per_worker(pids, port)
+    await asyncio.gather(*(_connection(stream, token, b, start, end, latencies, statuses)
+                           for stream, b in zip(streams, batches, strict=True)))
+    wall = time.perf_counter() - t0
+    server, machine = _cpu_seconds(pids) - server0, _machine_busy()
     elapsed = min(time.perf_counter(), end) - start
+    answered = statuses.pop("answered", 0)
     ok = statuses.get(201, 0)
     return {"ok_per_s": ok / elapsed, "requests": sum(statuses.values()), "statuses": statuses,
             "p50_ms": _quantile(latencies, 0.5) * 1000, "p99_ms": _quantile(latencies, 0.99) * 1000,
-            "loadgen_cpu": (time.process_time() - cpu0) / (time.perf_counter() - t0)}
+            "loadgen_cpu": (time.process_time() - cpu0) / wall,
+            # Every answered request, warm-up included, against the Uvicorn processes' CPU over the same time.
+            "server_cpu_ms": server / answered * 1000 if answered else float("nan"),
+            # Cores busy on the whole machine (server, database, load generator, anything else) during the run.
+            "machine_cores_busy": (machine[0] - machine0[0]) / (machine[1] - machine0[1]) * (os.cpu_count() or 1),
+            "connections_per_worker": split}
 
 
 def main() -> None:
@@ -200,6 +289,7 @@ def main() -> None:
     print(f"{backend}: prepared {args.holders * args.licenses} licenses and {len(work)} applications "
           f"({len(work) * args.licenses} retrievals) in {time.perf_counter() - t:.0f} s", flush=True)
     proc, port = start_server(args.workers)
+    pids = server_pids(proc)
     results = []
     try:
         cursor = 0
@@ -210,10 +300,12 @@ def main() -> None:
                 apps = work[cursor:cursor + share]
                 cursor += share
                 batches.append([(a, lic) for a, lics in apps for lic in lics])
-            result = asyncio.run(one_run(port, token, batches, args.seconds))
+            result = asyncio.run(one_run(port, token, batches, args.seconds, pids))
             results.append(result)
             print(f"  run {run + 1}: {result['ok_per_s']:.0f}/s p50 {result['p50_ms']:.1f} ms "
                   f"p99 {result['p99_ms']:.1f} ms statuses {result['statuses']} "
+                  f"server CPU {result['server_cpu_ms']:.1f} ms/request, machine {result['machine_cores_busy']:.2f} "
+                  f"cores busy, connections per worker {'/'.join(map(str, result['connections_per_worker']))}, "
                   f"load generator {result['loadgen_cpu'] * 100:.0f}% of a core", flush=True)
     finally:
         proc.terminate()
@@ -225,7 +317,9 @@ def main() -> None:
         "median_ok_per_s": statistics.median(r["ok_per_s"] for r in results),
         "median_p50_ms": statistics.median(r["p50_ms"] for r in results),
         "median_p99_ms": statistics.median(r["p99_ms"] for r in results),
-        "median_loadgen_cpu": statistics.median(r["loadgen_cpu"] for r in results), "results": results}
+        "median_loadgen_cpu": statistics.median(r["loadgen_cpu"] for r in results),
+        "median_server_cpu_ms": statistics.median(r["server_cpu_ms"] for r in results),
+        "median_machine_cores_busy": statistics.median(r["machine_cores_busy"] for r in results), "results": results}
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, ensure_ascii=False))
     if args.json:
         args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
