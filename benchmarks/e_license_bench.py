@@ -221,7 +221,7 @@ def connections_per_worker(pids: list[int], port: int) -> list[int]:
             if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # ESTABLISHED, local port
                 inodes[fields[9]] = 0
     counts = []
-    for pid in pids[1:]:
+    for pid in pids[1:] or pids:  # with one worker, Uvicorn serves in its own process
         held = 0
         for fd in Path(f"/proc/{pid}/fd").glob("*"):
             try:

@@ -1,12 +1,15 @@
-"""Per-request plumbing: request id, language, CSRF cookie, security headers and a JSON access log."""
+"""Per-request plumbing: request id, language, CSRF cookie, security headers, a JSON access log, in-flight limit."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
+import weakref
 
+import anyio.to_thread
 from fastapi import Request
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
@@ -36,6 +39,33 @@ class _HttpMiddleware:
             await self.app(scope, receive, send)
         else:
             await self.handle(scope, receive, send)
+
+
+class InFlightLimit(_HttpMiddleware):
+    """Let only so many HTTP requests of this process into the app at once; the others wait their turn here.
+
+    A sync route takes a worker thread more than once (the caller's look-up, the route) and keeps its database
+    transaction in between. With more requests inside than worker threads, every thread can end up waiting for a
+    lock or a connection held by a request that is itself waiting for a thread, and the process stops answering
+    (seen with 48 connections on one worker: the first request to use an API token in a minute updates its row,
+    the others wait for that row in every thread). A request waiting here holds no thread, connection or lock. The
+    limit is four fifths of the worker threads, so each request in the app can always get one.
+    """
+
+    def __init__(self, app, limit: int | None = None) -> None:
+        super().__init__(app)
+        self.limit = limit
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    async def handle(self, scope, receive, send):
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:  # one per event loop: a worker process has one, tests start several
+            threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            gate = self._gates[loop] = asyncio.Semaphore(self.limit or max(1, threads * 4 // 5))
+        async with gate:
+            await self.app(scope, receive, send)
 
 
 class BodyLimit(_HttpMiddleware):

@@ -1,0 +1,72 @@
+"""More requests at once than worker threads must queue at the door, not stall the process (web/middleware.py)."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from openzone.core.identity.models import Person
+from openzone.core.identity.service import create_token
+from openzone.db import transaction
+from openzone.web.middleware import InFlightLimit
+from tests import builders
+
+
+def _token() -> str:
+    with transaction() as session:
+        org = builders.create_org(session, kind="enterprise", name="并发测试企业")
+        person = builders.create_person(session, org=org, role="org_admin", name="并发测试")
+        # A new token has never been used: the first request to present it updates its row.
+        _, secret = create_token(session, person=session.get(Person, person.id), org_id=org.id, name="burst",
+                                 scopes=["read"])
+    return secret
+
+
+async def _burst(app, secret: str, requests: int, threads: int) -> list[int]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    statuses: list[int] = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        async def one() -> None:
+            response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+            statuses.append(response.status_code)
+
+        with anyio.fail_after(60):  # a stalled process never answers; this turns the stall into a failure
+            async with anyio.create_task_group() as group:
+                for _ in range(requests):
+                    group.start_soon(one)
+    return statuses
+
+
+def test_a_burst_larger_than_the_thread_pool_is_answered_in_full(app):
+    # Each request holds its transaction (SQLite's write lock, or the token row it updates on PostgreSQL) from the
+    # caller's look-up in one worker thread to the route in the next. With 12 requests inside and 4 threads, the
+    # threads all waited for the lock of a request that was waiting for a thread.
+    assert any(m.cls is InFlightLimit for m in app.user_middleware)
+    statuses = anyio.run(_burst, app, _token(), 12, 4)
+    assert statuses == [200] * 12
+
+
+def test_no_more_requests_are_inside_than_four_fifths_of_the_threads():
+    async def peak(threads: int) -> int:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        inside = most = 0
+
+        async def app(scope, receive, send):
+            nonlocal inside, most
+            inside += 1
+            most = max(most, inside)
+            await anyio.sleep(0.01)
+            inside -= 1
+
+        gate = InFlightLimit(app)
+        async with anyio.create_task_group() as group:
+            for _ in range(50):
+                group.start_soon(gate, {"type": "http"}, None, None)
+        return most
+
+    assert anyio.run(peak, 40) == 32
+    assert anyio.run(peak, 4) == 3
+    assert anyio.run(peak, 1) == 1
