@@ -210,7 +210,7 @@ def connections_per_worker(pids: list[int], port: int) -> list[int]:
     The workers share one listening socket and a worker takes every connection waiting when it wakes, so keep-alive
     connections opened together can land unevenly; a worker with more of them is CPU-bound while the other idles.
     """
-    inodes: dict[str, int] = {}
+    inodes: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
@@ -219,7 +219,7 @@ def connections_per_worker(pids: list[int], port: int) -> list[int]:
         for line in lines:
             fields = line.split()
             if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # ESTABLISHED, local port
-                inodes[fields[9]] = 0
+                inodes.add(fields[9])
     counts = []
     for pid in pids[1:] or pids:  # with one worker, Uvicorn serves in its own process
         held = 0

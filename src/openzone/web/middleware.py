@@ -52,9 +52,8 @@ class InFlightLimit(_HttpMiddleware):
     limit is four fifths of the worker threads, so each request in the app can always get one.
     """
 
-    def __init__(self, app, limit: int | None = None) -> None:
+    def __init__(self, app) -> None:
         super().__init__(app)
-        self.limit = limit
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary())
 
@@ -63,7 +62,7 @@ class InFlightLimit(_HttpMiddleware):
         gate = self._gates.get(loop)
         if gate is None:  # one per event loop: a worker process has one, tests start several
             threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
-            gate = self._gates[loop] = asyncio.Semaphore(self.limit or max(1, threads * 4 // 5))
+            gate = self._gates[loop] = asyncio.Semaphore(max(1, threads * 4 // 5))
         async with gate:
             await self.app(scope, receive, send)
 
