@@ -6,13 +6,15 @@ import datetime as dt
 
 import pyotp
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 
 from openzone.core.identity import service
-from openzone.core.identity.models import Membership, Person
+from openzone.core.identity.models import ApiToken, Membership, Person
+from openzone.db import get_engine, transaction
 from openzone.kit.errors import Conflict, ValidationFailed
 from openzone.kit.time import utcnow
 from tests import builders
+from tests.conftest import IS_POSTGRES
 
 
 def test_identifiers_are_encrypted_at_rest_and_shown_masked(session):
@@ -170,3 +172,29 @@ def test_a_token_principal_carries_only_the_token_org_roles(session):
     principal = service.principal_for(session, person, token=token)
     assert principal.roles == frozenset({(org.id, "org_admin")})
     assert principal.scopes == frozenset({"read"})
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="row locks are PostgreSQL's; SQLite serialises whole write transactions")
+def test_a_token_in_use_by_an_open_transaction_is_not_waited_for(database):
+    # A burst of requests with a fresh token: the first one's transaction holds the token row while it is updating
+    # last_used_at; the others skip the update instead of queueing behind it.
+    with transaction() as session:
+        org = builders.create_org(session)
+        person = builders.create_person(session, org=org, role="org_admin")
+        token, secret = service.create_token(session, person=person, org_id=org.id, name="burst", scopes=["read"])
+        token_id = token.id
+    first = get_engine().connect()
+    try:
+        first.begin()
+        first.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=None))
+        with transaction() as session:
+            session.execute(text("SET LOCAL lock_timeout = '3s'"))  # waiting would fail here, not hang
+            principal = service.token_principal(session, secret)
+        assert principal is not None and principal.token_id == token_id
+    finally:
+        first.rollback()
+        first.close()
+    with transaction() as session:
+        assert service.token_principal(session, secret) is not None
+        session.flush()
+        assert session.get(ApiToken, token_id).last_used_at is not None

@@ -424,6 +424,17 @@ _TOKEN_PRINCIPAL = (
     .outerjoin(Membership, and_(Membership.person_id == Person.id, Membership.org_id == ApiToken.org_id))
     .where(ApiToken.token_hash == bindparam("token_hash")))
 
+# Built once as well. The row is picked FOR UPDATE SKIP LOCKED, so that a burst of requests presenting the same token
+# does not queue behind the first one's transaction.
+_TOUCH_TOKEN = (
+    update(ApiToken)
+    .where(ApiToken.id.in_(
+        select(ApiToken.id).where(ApiToken.id == bindparam("token_id"), or_(
+            ApiToken.last_used_at.is_(None), ApiToken.last_used_at < bindparam("stale_before")))
+        .with_for_update(skip_locked=True)))
+    .values(last_used_at=bindparam("now"))
+    .execution_options(synchronize_session=False))
+
 
 def token_principal(session: Session, secret: str) -> Principal | None:
     """Return the principal of a live token's secret in one query (token, creator and roles), or None."""
@@ -436,10 +447,10 @@ def token_principal(session: Session, secret: str) -> Principal | None:
     if revoked_at is not None or expires_at <= now or not active:
         return None
     if last_used_at is None or now - last_used_at > dt.timedelta(minutes=1):
-        # Coarse, so that every request does not write; the condition lets concurrent requests skip the row.
-        session.execute(update(ApiToken).where(ApiToken.id == token_id, or_(
-            ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - dt.timedelta(minutes=1)))
-            .values(last_used_at=now).execution_options(synchronize_session=False))
+        # Coarse, so that every request does not write. A request that finds the row locked by another one writing the
+        # same minute skips it rather than wait for that transaction (PostgreSQL; SQLite serialises writers anyway).
+        session.execute(_TOUCH_TOKEN, {"token_id": token_id, "now": now,
+                                       "stale_before": now - dt.timedelta(minutes=1)})
     return Principal(person_id=person_id, name=name, roles=frozenset((org_id, r[-1]) for r in rows if r[-1]),
                      is_platform_admin=False, token_id=token_id, token_org_id=org_id, scopes=frozenset(scopes))
 
