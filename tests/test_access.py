@@ -136,3 +136,16 @@ def test_a_form_post_without_the_csrf_token_is_refused(client, staff_member):
                            headers={"accept": "application/json"})
     assert response.status_code == 403
     assert response.json()["type"] == "/problems/csrf"
+
+
+def test_a_new_csrf_cookie_goes_out_with_pages_only(client, read_token):
+    client.cookies.clear()
+    page = client.get("/login", headers={"accept": "text/html"})
+    assert page.status_code == 200 and CSRF_COOKIE in page.headers.get("set-cookie", "")
+    client.cookies.clear()
+    for response in (client.get("/api/v1/me", headers={"authorization": f"Bearer {read_token}"}),
+                     client.get("/healthz"), client.get("/ledger/checkpoint")):
+        assert response.status_code in (200, 404) and "set-cookie" not in response.headers, response.url
+    # A page rendered for a failure needs the token too (its language switcher and forms post back).
+    missing = client.get("/standards/" + str(uuid.uuid4()), headers={"accept": "text/html"})
+    assert missing.status_code == 404 and CSRF_COOKIE in missing.headers.get("set-cookie", "")

@@ -130,7 +130,6 @@ class RequestContext(_HttpMiddleware):
             csrf = new_token(32)
         state.csrf_token = csrf
         settings = get_settings()
-        set_cookie = _csrf_cookie(csrf, settings.secure_cookies) if fresh_csrf else None
         static = scope["path"].startswith("/static/")
         status = 500
 
@@ -139,8 +138,10 @@ class RequestContext(_HttpMiddleware):
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
-                if set_cookie:
-                    headers.append("set-cookie", set_cookie)
+                # A new token goes out only with a page that used it (templating.render marks it): API answers and
+                # files set no cookie.
+                if fresh_csrf and getattr(state, "csrf_used", False):
+                    headers.append("set-cookie", _csrf_cookie(csrf, settings.secure_cookies))
                 headers["x-request-id"] = request_id
                 headers.setdefault("content-security-policy", CSP)
                 headers["x-content-type-options"] = "nosniff"

@@ -48,6 +48,7 @@ def environment() -> Environment:
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
            headers: dict[str, str] | None = None) -> HTMLResponse:
     """Render a page template with the request's language, CSRF token, user and navigation."""
+    request.state.csrf_used = True  # the middleware sets the cookie of a new CSRF token only then
     ctx: dict[str, Any] = {
         "request": request,
         "lang": i18n.current_language.get(),
