@@ -42,9 +42,10 @@ def decode_cursor(cursor: str) -> str:
 
 
 def paginate(
-    session: Session, stmt: Select, key: InstrumentedAttribute, *, cursor: str | None, limit: int, convert=str
+    session: Session, stmt: Select, key: InstrumentedAttribute, *, cursor: str | None, limit: int, convert=str,
+    descending: bool = False,
 ) -> Page:
-    """Run stmt ordered by key, returning at most limit rows after the cursor."""
+    """Run stmt ordered by key (descending: newest UUIDv7 first), returning at most limit rows after the cursor."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"每页条数须在 1 到 {MAX_LIMIT} 之间", f"limit must be between 1 and {MAX_LIMIT}")
     if cursor:
@@ -53,8 +54,8 @@ def paginate(
             after = convert(raw)
         except (ValueError, TypeError) as exc:
             raise ValidationFailed("分页游标无效", "The page cursor is not valid") from exc
-        stmt = stmt.where(key > after)
-    rows = list(session.scalars(stmt.order_by(key).limit(limit + 1)))
+        stmt = stmt.where(key < after if descending else key > after)
+    rows = list(session.scalars(stmt.order_by(key.desc() if descending else key).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(getattr(rows[-1], key.key)) if more else None

@@ -156,7 +156,7 @@ def test_the_window_flow_and_the_holders_receipts_verify_offline(app, client, si
     # The holder sees every access; once integrated each carries a receipt that verifies offline.
     while helpers.committed(lambda s: ledger.integrate(s)):
         pass
-    accesses = holder.get(f"{API}/me/accesses").json()
+    accesses = holder.get(f"{API}/me/accesses").json()["items"]
     uses = [a for a in accesses if a["action"] == "use"]
     assert len(uses) == 2 and all(a["window"] == "W01" and a["clerk"] and a["matter"] == "M007" for a in uses)
     for a in uses:
@@ -185,7 +185,7 @@ def test_refusals_are_clear_and_logged(app, client, site):
     assert wrong.status_code == 403 and wrong.json()["type"].endswith("e-license-wrong-window")
     assert holder.post(f"{API}/me/grants/{grant['id']}/revoke", headers={"x-csrf-token": hcsrf}).json()[
         "status"] == "revoked"
-    accesses = holder.get(f"{API}/me/accesses").json()
+    accesses = holder.get(f"{API}/me/accesses").json()["items"]
     assert any(a["outcome"] == "refused" and a["reason"] == "grant-scope" for a in accesses)
 
 

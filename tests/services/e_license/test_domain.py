@@ -201,3 +201,33 @@ def test_credential_and_status_list_credential_shapes():
     doc = domain.controller_document(controller="https://x.example/i", key_id="https://x.example/i#k",
                                      multikey=keys["publicKeyMultibase"])
     assert doc["assertionMethod"] == ["https://x.example/i#k"]
+
+
+HEADER = "type,holder_kind,holder_id,valid_from_on,valid_until_on,field.name,field.address"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # An unquoted comma in an address: one cell more than the header. DictReader filed it under None and the
+    # license was issued with the address cut short.
+    (HEADER + "\nresident_id,person,x,2021-01-01,,李四,北京市,朝阳区示例路1号\n", "line 2 has 8 cells"),
+    (HEADER + "\nresident_id,person,x,2021-01-01,,李四\n", "line 2 has 6 cells"),
+    (HEADER + ",field.name\n", "repeats: field.name"),
+    (HEADER + ",\n", "empty column name"),
+    ("type,holder_kind\n", "lacks: holder_id"),
+    (HEADER + "\n" + 'resident_id,person,x,2021-01-01,,"' + "长" * 200_000 + '",a\n', "not valid CSV"),
+])
+def test_a_csv_whose_rows_do_not_match_its_header_is_refused_whole(text, message):
+    with pytest.raises(domain.ImportFileInvalid, match=message):
+        domain.parse_import("licenses.csv", text.encode())
+
+
+def test_csv_rows_keep_quoted_commas_and_skip_blank_lines():
+    text = HEADER + '\n\nresident_id,person,x,2021-01-01,,李四,"北京市,朝阳区示例路1号"\n'
+    assert domain.parse_import("a.CSV", text.encode()) == [
+        {"type": "resident_id", "holder_kind": "person", "holder_id": "x", "valid_from_on": "2021-01-01",
+         "valid_until_on": "", "field.name": "李四", "field.address": "北京市,朝阳区示例路1号"}]
+
+
+def test_json_nested_beyond_the_parser_is_an_invalid_file():
+    with pytest.raises(domain.ImportFileInvalid, match="nests too deeply"):
+        domain.parse_import("licenses.json", b"[" * 100_000 + b"]" * 100_000)

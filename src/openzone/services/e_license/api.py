@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core import consent, idempotency, identity
@@ -261,9 +261,6 @@ def my_grants(principal: Principal = Depends(HOLDER), session: Session = Depends
 def authorise(body: schemas.AuthorisationIn, principal: Principal = Depends(HOLDER),
               session: Session = Depends(request_session)):
     """Authorise a service hall to retrieve the chosen licenses and fields for a matter, once each."""
-    hall = identity.organisation(session, body.hall_org_id)
-    if hall is None or hall.kind != identity.OrgKind.SERVICE_HALL:
-        raise service.HallInvalid("请选择政务服务大厅", "Choose a service hall")
     grant = service.authorise(session, holder=_me(principal), by_person=principal.person_id, matter_code=body.matter,
                               hall_org_id=body.hall_org_id,
                               choices=[service.Choice(c.license_id, tuple(c.fields)) for c in body.licenses],
@@ -278,17 +275,19 @@ def revoke_grant(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER),
     return grant_out(consent.revoke(session, grant_id, holders=[_me(principal)]))
 
 
-@router.get("/me/accesses", response_model=list[schemas.AccessOut], responses=PROBLEMS)
-def my_accesses(principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
-    """List every access to the caller's e-licenses, allowed or refused, with receipt links once integrated."""
-    lines = service.access_history(session, _me(principal))
+@router.get("/me/accesses", response_model=schemas.AccessPage, responses=PROBLEMS)
+def my_accesses(cursor: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=200),
+                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+    """Page through every access to the caller's e-licenses, newest first, allowed or refused, with receipt links once
+    integrated; follow next_cursor for older ones."""
+    lines, next_cursor = service.access_history(session, _me(principal), cursor=cursor, limit=limit)
     ready = service.integrated(session, [line.access.leaf_hash for line in lines])
-    return [schemas.AccessOut(
+    return schemas.AccessPage(next_cursor=next_cursor, items=[schemas.AccessOut(
         id=line.access.id, at=line.access.at, requester=line.org_name, hall=line.access.hall,
         window=line.access.window, clerk=line.access.clerk_id is not None, action=line.access.action,
         license_id=line.access.resource_id, license_type=line.license.type_code if line.license else None,
         fields=list(line.access.fields), matter=line.matter.code if line.matter else None,
         outcome=line.access.outcome, reason=line.access.reason, leaf_hash=bytes(line.access.leaf_hash).hex(),
         receipt_url=(f"/ledger/receipts/{bytes(line.access.leaf_hash).hex()}.txt"
-                     if bytes(line.access.leaf_hash) in ready else None)) for line in lines]
+                     if bytes(line.access.leaf_hash) in ready else None)) for line in lines])
 

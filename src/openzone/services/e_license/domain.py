@@ -65,6 +65,13 @@ MATTER_CODE_RE = re.compile(r"^M[0-9]{3,5}$")
 # Hall and window codes as consent binds them (core/consent PLACE_RE).
 PLACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_FIELD_CHARS = 500
+MAX_NUMBER_CHARS = 100  # the license number column
+# Dates a license may carry, in its fields and its term: beyond them, years after a term or a day's end in UTC leave
+# what dates can hold (and no Chinese license is dated there). Long-term licenses have no end date at all.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2199, 12, 31)
+# C0 control characters (and DEL) have no place in a printed license; PostgreSQL text cannot even hold NUL.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class CatalogueInvalid(ValueError):
@@ -257,12 +264,24 @@ def field_errors(ltype: LicenseType, fields: Mapping[str, Any]) -> list[dict[str
             errors.append({"field": spec.code, "code": "type"})
         elif len(value) > MAX_FIELD_CHARS:
             errors.append({"field": spec.code, "code": "too_long"})
+        elif CONTROL_RE.search(value):
+            errors.append({"field": spec.code, "code": "control"})
         elif spec.type == "date":
             try:
-                dt.date.fromisoformat(value)
+                day = dt.date.fromisoformat(value)
             except ValueError:
                 errors.append({"field": spec.code, "code": "date"})
+            else:
+                if not EARLIEST_DAY <= day <= LATEST_DAY:
+                    errors.append({"field": spec.code, "code": "date_range"})
     return errors
+
+
+def term_errors(valid_from: dt.date, valid_until: dt.date | None) -> list[dict[str, str]]:
+    """List the term's dates that lie outside the years a license may carry (EARLIEST_DAY to LATEST_DAY)."""
+    return [{"field": name, "code": "date_range"} for name, day in (("valid_from_on", valid_from),
+                                                                    ("valid_until_on", valid_until))
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY]
 
 
 def validity_error(ltype: LicenseType, valid_from: dt.date, valid_until: dt.date | None) -> str | None:
@@ -558,14 +577,39 @@ def parse_import(name: str, data: bytes) -> list[dict[str, Any]]:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ImportFileInvalid(f"not JSON: {exc.msg} at line {exc.lineno}") from exc
+        except RecursionError as exc:
+            raise ImportFileInvalid("the JSON nests too deeply") from exc
         rows = doc.get("licenses") if isinstance(doc, dict) else doc
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ImportFileInvalid("JSON must be a list of objects or {\"licenses\": [...]}")
         return rows
     if name.lower().endswith(".csv"):
-        reader = csv.DictReader(io.StringIO(text))
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        return _csv_rows(csv, io.StringIO(text))
+    raise ImportFileInvalid("import .json or .csv files")
+
+
+def _csv_rows(csv: Any, stream: Any) -> list[dict[str, Any]]:
+    # Every row must have exactly the header's cells: DictReader would file extra cells (an unquoted comma in an
+    # address) under None and fill missing ones with None, silently issuing altered data.
+    reader = csv.reader(stream)
+    try:
+        names = [h.strip() for h in next(reader, None) or []]
+        missing = [c for c in CSV_COLUMNS if c not in names]
         if missing:
             raise ImportFileInvalid(f"CSV header lacks: {', '.join(missing)}")
-        return [dict(row) for row in reader]
-    raise ImportFileInvalid("import .json or .csv files")
+        if any(not h for h in names):
+            raise ImportFileInvalid(f"CSV header has an empty column name (column {names.index('') + 1})")
+        repeated = sorted({h for h in names if names.count(h) > 1})
+        if repeated:
+            raise ImportFileInvalid(f"CSV header repeats: {', '.join(repeated)}")
+        rows = []
+        for cells in reader:
+            if not cells:
+                continue  # a blank line
+            if len(cells) != len(names):
+                raise ImportFileInvalid(f"CSV line {reader.line_num} has {len(cells)} cells, the header {len(names)} "
+                                        "(quote values that contain commas)")
+            rows.append(dict(zip(names, cells, strict=True)))
+        return rows
+    except csv.Error as exc:
+        raise ImportFileInvalid(f"not valid CSV at line {reader.line_num}: {exc}") from exc

@@ -185,6 +185,13 @@ class AccessOut(BaseModel):
     receipt_url: str | None = Field(None, description="C2SP tlog-proof receipt, once the entry is integrated")
 
 
+class AccessPage(BaseModel):
+    """Return one page of accesses, newest first, and the cursor of the next (null on the last page)."""
+
+    items: list[AccessOut]
+    next_cursor: str | None
+
+
 class TypeOut(BaseModel):
     """Describe a license type of the catalogue."""
 

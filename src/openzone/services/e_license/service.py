@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from openzone.config import get_settings
@@ -42,6 +43,8 @@ NotAccredited = problem("e-license-not-accredited", 403, "您不是经认证的�
 WrongWindow = problem("e-license-wrong-window", 403, "该办件不属于您的窗口", "This application belongs to another window")
 ApplicationNotFound = problem("e-license-application-not-found", 404, "办件不存在", "No such application")
 NoGrant = problem("e-license-no-grant", 409, "办件尚未关联授权", "The application has no grant yet")
+OtherApplicant = problem("e-license-other-applicant", 409, "本办件已属于另一位持证人，请为其新建办件",
+                         "The application belongs to another holder; start a new application for this one")
 HallInvalid = problem("e-license-hall", 422, "服务大厅或窗口有误", "The hall or window is not valid")
 
 EVENT_ISSUED = "e_license.license.issued"
@@ -242,14 +245,19 @@ def check_input(session: Session, item: LicenseInput) -> tuple[LicenseType, dict
             identity.contact_for(session, item.holder_id)
         except NotFound:
             errors.append({"field": "holder_id", "code": "unknown"})
-    why = domain.validity_error(ltype, item.valid_from_on, item.valid_until_on)
+    out_of_range = domain.term_errors(item.valid_from_on, item.valid_until_on)
+    errors += out_of_range
+    why = None if out_of_range else domain.validity_error(ltype, item.valid_from_on, item.valid_until_on)
     if why:
         errors.append({"field": "valid_until_on", "code": why})
+    number_field = next((f for f in (*NUMBER_FIELDS, *ltype.field_codes) if f in fields), None)
+    if number_field and len(str(fields[number_field])) > domain.MAX_NUMBER_CHARS and not any(
+            e["field"] == number_field for e in errors):
+        errors.append({"field": number_field, "code": "too_long"})
     if errors:
         raise LicenseInvalid("证照信息有误：" + "，".join(f"{e['field']}（{e['code']}）" for e in errors),
                              "The license data is not valid: " + ", ".join(f"{e['field']} ({e['code']})" for e in errors),
                              errors=errors)
-    number_field = next(f for f in (*NUMBER_FIELDS, *ltype.field_codes) if f in fields)
     return ltype, fields, str(fields[number_field])
 
 
@@ -278,17 +286,29 @@ def issue(session: Session, *, issuer_org_id: uuid.UUID, item: LicenseInput) -> 
     ltype, fields, number = check_input(session, item)
     if ltype.code not in issuer.license_types:
         raise TypeNotIssued(f"本机构无权签发{ltype.zh}", f"This organisation may not issue {ltype.en}")
-    if session.scalar(select(License.id).where(License.issuer_id == issuer.id, License.type_code == ltype.code,
-                                               License.number == number)) is not None:
-        raise LicenseExists(f"{ltype.zh}编号 {number} 已签发", f"{ltype.en} number {number} was already issued")
-    lic = License(id=uuid.uuid4(), issuer_id=issuer.id, type_code=ltype.code, number=number,
-                  holder_kind=item.holder_kind, holder_id=item.holder_id, fields=fields,
-                  valid_from_on=item.valid_from_on, valid_until_on=item.valid_until_on,
-                  status=LicenseStatus.VALID.value, status_reason="", status_index=_free_index(session, issuer.id),
-                  version=1, updated_at=utcnow())
-    _sign(session, issuer, lic, ltype)
-    session.add(lic)
-    session.flush()
+    def exists() -> bool:
+        return session.scalar(select(License.id).where(License.issuer_id == issuer.id, License.type_code == ltype.code,
+                                                       License.number == number)) is not None
+
+    for attempt in range(3):
+        if exists():
+            raise LicenseExists(f"{ltype.zh}编号 {number} 已签发", f"{ltype.en} number {number} was already issued")
+        lic = License(id=uuid.uuid4(), issuer_id=issuer.id, type_code=ltype.code, number=number,
+                      holder_kind=item.holder_kind, holder_id=item.holder_id, fields=fields,
+                      valid_from_on=item.valid_from_on, valid_until_on=item.valid_until_on,
+                      status=LicenseStatus.VALID.value, status_reason="",
+                      status_index=_free_index(session, issuer.id), version=1, updated_at=utcnow())
+        _sign(session, issuer, lic, ltype)
+        # Another transaction may issue the same number (or take the same status index) between the check and the
+        # insert: the unique constraints decide, and the loop looks again.
+        try:
+            with session.begin_nested():
+                session.add(lic)
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     _record(session, EVENT_ISSUED, issuer, lic)
     return lic
 
@@ -353,6 +373,9 @@ def _reason(reason: str) -> str:
     if not reason or len(reason) > 500:
         raise ValidationFailed("请填写原因（不超过500字）", "Give a reason (at most 500 characters)",
                                errors=[{"field": "reason", "code": "required"}])
+    if "\x00" in reason:
+        raise ValidationFailed("原因含有无效字符", "The reason holds an invalid character",
+                               errors=[{"field": "reason", "code": "control"}])
     return reason
 
 
@@ -640,9 +663,16 @@ def authorise(session: Session, *, holder: consent.Holder, by_person: uuid.UUID,
               data_life_days: int = 30, window: Window | None = None) -> consent.Grant:
     """Give a grant to a hall (or one of its windows) for a matter: the chosen licenses and fields, once each."""
     m = matter(matter_code)
+    hall = identity.organisation(session, hall_org_id)
+    if hall is None or hall.kind != identity.OrgKind.SERVICE_HALL:
+        raise HallInvalid("请选择政务服务大厅", "Choose a service hall")
     if not choices:
         raise ValidationFailed("请至少选择一项证照", "Choose at least one license",
                                errors=[{"field": "licenses", "code": "required"}])
+    if len({c.license_id for c in choices}) != len(choices):
+        # One scope line per license: a second line for the same license would add a use it could never spend.
+        raise ValidationFailed("同一证照只能选择一次", "Choose each license once",
+                               errors=[{"field": "licenses", "code": "duplicate"}])
     usable = {lic.id: lic for lic, _ in usable_for(session, holder, m.code)}
     lines = []
     for choice in choices:
@@ -745,6 +775,10 @@ def accept_presentation(session: Session, *, clerk_person_id: uuid.UUID, applica
     """Redeem the holder's QR token or code at the clerk's window and tie the grant to the application."""
     app, desk = application_for_clerk(session, application_id, clerk_person_id, lock=True)
     grant = consent.redeem(session, requester=desk.requester, token=token or None, code=code or None)
+    if app.applicant_id is not None and (app.applicant_kind, app.applicant_id) != (grant.holder_kind,
+                                                                                   grant.holder_id):
+        # The licenses attached so far are the first holder's: one application, one applicant.
+        raise OtherApplicant()
     app.grant_id = grant.id
     app.applicant_kind = grant.holder_kind
     app.applicant_id = grant.holder_id
@@ -763,6 +797,13 @@ class AllowedItem:
     attached: bool
 
 
+def _line_license_id(line: Mapping[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(line["id"])
+    except ValueError:
+        return None
+
+
 def allowed_items(session: Session, app: Application) -> list[AllowedItem]:
     """List what the application's grant allows, as the clerk sees it before retrieving."""
     if app.grant_id is None:
@@ -772,9 +813,12 @@ def allowed_items(session: Session, app: Application) -> list[AllowedItem]:
         return []
     m = matter(app.matter_code)
     attached = set(session.scalars(select(Attachment.license_id).where(Attachment.application_id == app.id)))
+    # Once the grant is revoked, spent or expired, the clerk sees only what was retrieved under it: not the status
+    # (or the issuer's reason) of the holder's other licenses.
+    active = consent.status_of(grant) is consent.Status.ACTIVE
     out = []
     for line in grant.scope:
-        if line["kind"] != KIND:
+        if line["kind"] != KIND or not (active or _line_license_id(line) in attached):
             continue
         try:
             lic = session.get(License, uuid.UUID(line["id"]))
@@ -923,9 +967,13 @@ class AccessLine:
     license: License | None
 
 
-def access_history(session: Session, holder: consent.Holder) -> list[AccessLine]:
-    """List every gate call on the holder's e-licenses, newest first, as consent recorded it."""
-    rows = [a for a in consent.history(session, holder) if a.resource_kind == KIND]
+def access_history(session: Session, holders: consent.Holder | Sequence[consent.Holder], *,
+                   cursor: str | None = None, limit: int = 100) -> tuple[list[AccessLine], str | None]:
+    """Return a page of the gate calls on the holders' e-licenses, newest first as consent recorded them, and the
+    cursor of the next page (None on the last)."""
+    page = consent.history_page(session, [holders] if isinstance(holders, consent.Holder) else holders,
+                                resource_kind=KIND, cursor=cursor, limit=limit)
+    rows = page.items
     orgs = {o.id: o.name for o in identity.organisations(session, {a.requester_org_id for a in rows})}
     matters = domain.catalogue().matters
     out = []
@@ -939,7 +987,7 @@ def access_history(session: Session, holder: consent.Holder) -> list[AccessLine]
             except ValueError:
                 lic = None
         out.append(AccessLine(a, orgs.get(a.requester_org_id, ""), matters.get(code), lic))
-    return out
+    return out, page.next_cursor
 
 
 # --- statistics -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -230,12 +230,13 @@ def online_result(application_id: uuid.UUID, request: Request, principal: Princi
 
 
 @router.get("/e-license/history")
-def history(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def history(request: Request, cursor: str | None = Query(None, max_length=200), principal: Principal = Depends(HOLDER),
+            session: Session = Depends(request_session)):
     """List every access to the holder's licenses: who, hall and window, matter, license, when, outcome, receipt."""
-    lines = [line for h in holders_of(principal) for line in service.access_history(session, h)]
-    lines.sort(key=lambda x: x.access.at, reverse=True)
+    lines, next_cursor = service.access_history(session, holders_of(principal), cursor=cursor, limit=100)
     return render(request, "e_license/history.html", _common() | {
-        "lines": lines, "receipts": service.integrated(session, [x.access.leaf_hash for x in lines]),
+        "lines": lines, "next_cursor": next_cursor, "first_page": not cursor,
+        "receipts": service.integrated(session, [x.access.leaf_hash for x in lines]),
         "reason_labels": {cls.type: (cls.title, cls.title_en) for cls in consent.REFUSALS.values()}})
 
 
