@@ -265,7 +265,8 @@ def db_proofs(size: int, samples: int) -> dict[str, object]:
                            [rng.randrange(size) for _ in range(samples)])
         cons = _latency_ms(lambda o: ledger.consistency_proof(session, o, size),
                            [rng.randrange(1, size) for _ in range(samples)])
-        picked = text("SELECT leaf_hash FROM ledger_entry WHERE leaf_index IN :i").bindparams(bindparam("i", expanding=True))
+        picked = text("SELECT e.leaf_hash FROM ledger_leaf l JOIN ledger_entry e ON e.seq = l.seq "
+                      "WHERE l.leaf_index IN :i").bindparams(bindparam("i", expanding=True))
         hashes = [bytes(h) for h in session.scalars(picked, {"i": [rng.randrange(size) for _ in range(50)]})]
         issued = [receipt_service.issue(session, h) for h in hashes]
         t_issue = _latency_ms(lambda k: receipt_service.issue(session, hashes[k]), list(range(len(hashes))))

@@ -78,10 +78,10 @@ def _quick_check() -> tuple[int, int, int]:
         # The size first: on PostgreSQL each statement sees the latest commits, and a live integrator may commit a
         # bigger tree between two statements; entries below a signed size never change.
         size = ledger.tree_size(session)
-        entry = ledger.Entry
-        integrated, low, high = session.execute(select(func.count(entry.leaf_index), func.min(entry.leaf_index),
-                                                       func.max(entry.leaf_index))
-                                                .where(entry.leaf_index < size)).one()
+        leaf = ledger.Leaf
+        integrated, low, high = session.execute(select(func.count(leaf.leaf_index), func.min(leaf.leaf_index),
+                                                       func.max(leaf.leaf_index))
+                                                .where(leaf.leaf_index < size)).one()
         pending = ledger.pending_count(session)
         checkpoints = session.scalar(select(func.count()).select_from(ledger.PublishedCheckpoint))
     if integrated != size or (integrated and (low, high) != (0, size - 1)):
@@ -93,7 +93,7 @@ def _full_check() -> dict[str, object]:
     """Check every durability invariant over the whole log and return what was checked."""
     import itertools
 
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from openzone.core import ledger
     from openzone.core.ledger import merkle, note
@@ -101,8 +101,10 @@ def _full_check() -> dict[str, object]:
 
     verifier = note.parse_vkey(ledger.log_vkey())
     with transaction() as session:
-        rows = session.execute(select(ledger.Entry.leaf_index, ledger.Entry.body).order_by(ledger.Entry.leaf_index)).all()
-        if any(r.leaf_index is None for r in rows):
+        rows = session.execute(select(ledger.Leaf.leaf_index, ledger.Entry.body)
+                               .join(ledger.Entry, ledger.Entry.seq == ledger.Leaf.seq)
+                               .order_by(ledger.Leaf.leaf_index)).all()
+        if session.scalar(select(func.count()).select_from(ledger.Entry)) != len(rows):
             raise SystemExit("INVARIANT BROKEN: entries left without an index after the final run")
         if [r.leaf_index for r in rows] != list(range(len(rows))):
             raise SystemExit("INVARIANT BROKEN: indices are not exactly 0..n-1")

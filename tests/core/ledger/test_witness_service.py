@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from openzone.core import ledger
 from openzone.core.ledger import merkle, note
-from openzone.core.ledger.models import Entry, LogState, PublishedCheckpoint, Tile
+from openzone.core.ledger.models import Entry, Leaf, LogState, PublishedCheckpoint, Queued, Tile
 from openzone.core.ledger.witness_models import RegisteredWitness
 from tests.core.ledger import witness_helpers as wh
 
@@ -20,7 +20,7 @@ NAMES = ("court.witness.test/w", "bank.witness.test/w", "regulator.witness.test/
 
 def fresh_log(session) -> None:
     """Empty the log and the witness registry inside the test's transaction (rolled back afterwards)."""
-    for table in (PublishedCheckpoint, Tile, Entry, RegisteredWitness):
+    for table in (PublishedCheckpoint, Tile, Leaf, Queued, Entry, RegisteredWitness):
         session.execute(delete(table))
     session.execute(update(LogState).values(size=0, root=merkle.EMPTY_ROOT))
     session.flush()
@@ -39,7 +39,10 @@ def rebuild(session) -> PublishedCheckpoint:
     """Re-integrate every entry from scratch with the same key, as a log that rewrote its history would."""
     for table in (PublishedCheckpoint, Tile):
         session.execute(delete(table))
-    session.execute(update(Entry).values(leaf_index=None, integrated_at=None))
+    session.execute(delete(Leaf))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(delete(Queued))
+        session.execute(insert(Queued).from_select(["seq"], select(Entry.seq)))
     session.execute(update(LogState).values(size=0, root=merkle.EMPTY_ROOT))
     session.flush()
     session.expire_all()

@@ -9,7 +9,6 @@ from pathlib import Path
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openzone.core import identity, ledger
@@ -230,11 +229,7 @@ def show_code(grant_id: uuid.UUID, request: Request, window: str = Form(""), pri
 
 
 def _integrated(session: Session, leaves: list[bytes | None]) -> set[bytes]:
-    wanted = [bytes(leaf) for leaf in leaves if leaf]
-    if not wanted:
-        return set()
-    return {bytes(h) for h in session.scalars(select(ledger.Entry.leaf_hash).where(
-        ledger.Entry.leaf_hash.in_(wanted), ledger.Entry.leaf_index.is_not(None)))}
+    return ledger.integrated_leaves(session, [bytes(leaf) for leaf in leaves if leaf])
 
 
 @router.get("/consent/history")

@@ -8,7 +8,7 @@ from openzone.core.ledger.domain import (
     check_opening,
     commitment_of,
 )
-from openzone.core.ledger.models import Entry, PublishedCheckpoint
+from openzone.core.ledger.models import Entry, Leaf, PublishedCheckpoint
 from openzone.core.ledger.receipt_service import IssuedReceipt
 from openzone.core.ledger.receipt_service import issue as issue_receipt
 from openzone.core.ledger.service import (
@@ -38,6 +38,7 @@ from openzone.core.ledger.service import (
     export_tiles,
     inclusion_proof,
     integrate,
+    integrated_leaves,
     latest_checkpoint,
     log_origin,
     log_signer,
@@ -78,6 +79,7 @@ __all__ = [
     "InvalidProofRequest",
     "InvalidTilePath",
     "IssuedReceipt",
+    "Leaf",
     "LedgerInconsistent",
     "LedgerMisconfigured",
     "NoCheckpoint",
@@ -111,6 +113,7 @@ __all__ = [
     "export_tiles",
     "inclusion_proof",
     "integrate",
+    "integrated_leaves",
     "issue_receipt",
     "latest_checkpoint",
     "list_witnesses",

@@ -5,31 +5,55 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from openzone.db import Base, UTCDateTime, created_at
 
 
-class Entry(Base):
-    """Hold one ledger entry's canonical bytes; leaf_index stays NULL until the integrator sequences it."""
+class Leaf(Base):
+    """Give an integrated entry its place in the log: leaf index, the entry's seq, and a key to find it by leaf hash."""
 
-    __tablename__ = "ledger_entry"
-    # Few indexes, because every one costs each append (docs/performance.md): the integrator's queue of pending
-    # entries in seq order, the unique leaf index of integrated ones, and the first 8 bytes of the leaf hash for
-    # lookup by receipt (a 64-bit key indexes at a fraction of the cost of the 32-byte hash). Only the queue is
-    # written when an entry is recorded, at the end of its B-tree; the other two are partial on leaf_index, so their
-    # entries, random ones for the leaf key, are added by the integrator's one UPDATE per batch (migration 0018).
+    __tablename__ = "ledger_leaf"
+    # Written only by the integrator, one INSERT … SELECT per batch: appending narrow rows in leaf-index order cost a
+    # fifth of the UPDATE that used to mark every entry row (a row rewrite, the whole table again in SQLite's WAL;
+    # docs/performance.md, 2026-11-29). The random leaf-key inserts stay in the integrator's large transaction.
     __table_args__ = (
-        Index("ix_ledger_entry_pending", "seq", sqlite_where=text("leaf_index IS NULL"),
-              postgresql_where=text("leaf_index IS NULL")),
-        Index("uq_ledger_entry_leaf_index", "leaf_index", unique=True, sqlite_where=text("leaf_index IS NOT NULL"),
-              postgresql_where=text("leaf_index IS NOT NULL")),
-        Index("ix_ledger_entry_leaf_key", "leaf_key", sqlite_where=text("leaf_index IS NOT NULL"),
-              postgresql_where=text("leaf_index IS NOT NULL")),
+        Index("uq_ledger_leaf_seq", "seq", unique=True),
+        Index("ix_ledger_leaf_leaf_key", "leaf_key"),
     )
 
-    # Insertion order; on SQLite the rowid itself. Not the log index: on PostgreSQL seq values commit out of order.
+    # On SQLite the rowid itself, so the log index costs no index of its own.
+    leaf_index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                            autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # The first 8 bytes of the entry's leaf hash as a signed big-endian integer: a receipt names the hash.
+    leaf_key: Mapped[int] = mapped_column(BigInteger)
+
+
+class Queued(Base):
+    """Mark an entry recorded but not yet integrated (PostgreSQL only; on SQLite the seq order is the commit order).
+
+    A trigger on ledger_entry inserts the row (migration 0020): PostgreSQL hands out seq values before commit, so a
+    transaction may commit an entry below one already integrated, and only a per-entry mark finds it.
+    """
+
+    __tablename__ = "ledger_queue"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
+                                     autoincrement=False)
+
+
+class Entry(Base):
+    """Hold one ledger entry's canonical bytes, written in the recording transaction and never changed."""
+
+    __tablename__ = "ledger_entry"
+    # AUTOINCREMENT: a rowid is never handed out twice, even after the largest row is deleted.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    # Insertion order; on SQLite the rowid itself, and the order in which entries commit (writers serialise on
+    # BEGIN IMMEDIATE and a new rowid is above every one handed out before), which is how the integrator finds new
+    # entries there. Not the log index: on PostgreSQL seq values commit out of order.
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
                                      autoincrement=True)
     # No created_at: the entry's own "time" member is the record time (and the signed one).
@@ -39,11 +63,12 @@ class Entry(Base):
     # Invariant: body is the RFC 8785 form of the entry and is never rewritten.
     body: Mapped[bytes] = mapped_column(LargeBinary)
     # RFC 9162 leaf hash SHA-256(0x00 || body), computed when recorded; leaf_key is its first 8 bytes as a signed
-    # big-endian integer, so an entry is found by the hash a receipt names.
+    # big-endian integer, copied to ledger_leaf when integrated.
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_key: Mapped[int] = mapped_column(BigInteger)
-    leaf_index: Mapped[int | None] = mapped_column(BigInteger)
-    integrated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The log index once integrated, else None: read from ledger_leaf.
+    leaf_index: Mapped[int | None] = column_property(
+        select(Leaf.leaf_index).where(Leaf.seq == seq).correlate_except(Leaf).scalar_subquery())
 
 
 class Salt(Base):

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, event, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, event, func, insert, select, text, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from openzone.config import get_settings
 from openzone.core import jobs
 from openzone.core.ledger import domain, merkle, note
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry, Opening
-from openzone.core.ledger.models import Entry, LogState, PublishedCheckpoint, Salt, Tile
+from openzone.core.ledger.models import Entry, Leaf, LogState, PublishedCheckpoint, Queued, Salt, Tile
 from openzone.kit.errors import ValidationFailed, problem
 from openzone.kit.time import utcnow
 
@@ -56,9 +56,13 @@ _INSERTS = {
                   "VALUES (%s, %s, %s, %s, %s)",
 }
 _COPY = "COPY ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) FROM STDIN"
+# Entries waiting for the integrator: on SQLite those above the largest integrated seq (seq order is commit order
+# there), on PostgreSQL those in ledger_queue (models.Queued).
 _PENDING_SELECTS = {
-    "sqlite": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT ?",
-    "postgresql": "SELECT seq, leaf_hash FROM ledger_entry WHERE leaf_index IS NULL ORDER BY seq LIMIT %s",
+    "sqlite": "SELECT seq, leaf_hash FROM ledger_entry WHERE seq > (SELECT coalesce(max(seq), 0) FROM ledger_leaf) "
+              "ORDER BY seq LIMIT ?",
+    "postgresql": "SELECT e.seq, e.leaf_hash FROM ledger_queue q JOIN ledger_entry e ON e.seq = q.seq "
+                  "ORDER BY q.seq LIMIT %s",
 }
 _Row = tuple[str, uuid.UUID | None, bytes, bytes, int]
 
@@ -260,7 +264,14 @@ def pending(session: Session, limit: int = 256) -> list[Entry]:
     if not 1 <= limit <= MAX_PENDING_BATCH:
         raise ValidationFailed(f"批量条数须在 1 到 {MAX_PENDING_BATCH} 之间",
                                f"limit must be between 1 and {MAX_PENDING_BATCH}")
-    return list(session.scalars(select(Entry).where(Entry.leaf_index.is_(None)).order_by(Entry.seq).limit(limit)))
+    return list(session.scalars(select(Entry).where(_is_pending(session)).order_by(Entry.seq).limit(limit)))
+
+
+def _is_pending(session: Session) -> Any:
+    # The SQL condition of _PENDING_SELECTS, for ORM queries.
+    if session.get_bind().dialect.name == "sqlite":
+        return Entry.seq > select(func.coalesce(func.max(Leaf.seq), 0)).scalar_subquery()
+    return Entry.seq.in_(select(Queued.seq))
 
 
 def commit(session: Session, kind: str, value: str) -> str:
@@ -463,10 +474,10 @@ def _write_tiles(session: Session, old_size: int, tiles: Mapping[tuple[int, int]
 
 
 def _expire_entries(session: Session) -> None:
-    # Bulk updates bypass the identity map: make loaded entries reload their new index.
+    # Bulk inserts bypass the identity map: make loaded entries read their new index.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Entry):
-            session.expire(obj, ["leaf_index", "leaf_hash", "integrated_at"])
+            session.expire(obj, ["leaf_index"])
 
 
 def _runs(seqs: list[int]) -> list[tuple[int, int, int]]:
@@ -482,15 +493,23 @@ def _runs(seqs: list[int]) -> list[tuple[int, int, int]]:
     return runs
 
 
-def _assign_indices(session: Session, seqs: list[int], old_size: int, now: dt.datetime) -> None:
-    # One UPDATE per stretch of consecutive seq values (usually the whole batch): leaf_index = seq + offset. Each
-    # stretch was read pending in this transaction, which holds the state lock, so every row in it must still be.
-    table = Entry.__table__
+_ASSIGN = ("INSERT INTO ledger_leaf (leaf_index, seq, leaf_key) SELECT seq + :offset, seq, leaf_key FROM ledger_entry "
+           "WHERE seq >= :first AND seq <= :last")
+_DEQUEUE = "DELETE FROM ledger_queue WHERE seq >= :first AND seq <= :last"
+
+
+def _assign_indices(session: Session, seqs: list[int], old_size: int) -> None:
+    # One INSERT … SELECT into ledger_leaf per stretch of consecutive seq values (usually the whole batch):
+    # leaf_index = seq + offset. Each stretch was read pending in this transaction, which holds the state lock, so every
+    # entry in it must still be; the unique seq and leaf_index of ledger_leaf refuse a second integration outright.
+    connection = session.connection()
+    queued = connection.dialect.name != "sqlite"
     for first, last, position in _runs(seqs):
-        done = session.connection().execute(
-            update(table).where(table.c.seq >= first, table.c.seq <= last, table.c.leaf_index.is_(None))
-            .values(leaf_index=table.c.seq + (old_size + position - first), integrated_at=now))
-        if done.rowcount != last - first + 1:
+        span = {"first": first, "last": last}
+        done = connection.execute(text(_ASSIGN), {**span, "offset": old_size + position - first}).rowcount
+        if queued and done == last - first + 1:
+            done = connection.execute(text(_DEQUEUE), span).rowcount
+        if done != last - first + 1:
             raise LedgerInconsistent(f"条目 {first}–{last} 在入账时已不再待处理",
                                      f"Entries {first} to {last} stopped being pending during integration")
 
@@ -535,7 +554,7 @@ def integrate(session: Session, *, max_batch: int | None = None) -> int:
         _check_extends(latest, new_size, root, read)
     now = utcnow()
     if rows:
-        _assign_indices(session, seqs, old_size, now)
+        _assign_indices(session, seqs, old_size)
         _write_tiles(session, old_size, changed)
     body = note.Checkpoint(log_origin(), new_size, root).body()
     signed = note.sign_note(body, [log_signer()])
@@ -554,7 +573,7 @@ def _integrate_job(session: Session, payload: dict) -> None:
 
 def pending_count(session: Session) -> int:
     """Count the entries waiting for the integrator."""
-    return session.scalar(select(func.count()).select_from(Entry).where(Entry.leaf_index.is_(None))) or 0
+    return session.scalar(select(func.count()).select_from(Entry).where(_is_pending(session))) or 0
 
 
 def tree_size(session: Session) -> int:
@@ -581,8 +600,9 @@ def read_tile(session: Session, level: int, idx: int) -> bytes:
 
 def entries_in(session: Session, start: int, count: int) -> list[bytes]:
     """Return the bytes of the integrated entries with indices start .. start+count-1, in index order."""
-    bodies = session.scalars(select(Entry.body).where(Entry.leaf_index >= start, Entry.leaf_index < start + count)
-                             .order_by(Entry.leaf_index)).all()
+    bodies = session.scalars(select(Entry.body).join(Leaf, Leaf.seq == Entry.seq)
+                             .where(Leaf.leaf_index >= start, Leaf.leaf_index < start + count)
+                             .order_by(Leaf.leaf_index)).all()
     if len(bodies) != count:
         raise LedgerInconsistent(f"索引{start}起的{count}个条目不全（只找到{len(bodies)}个）",
                                  f"Entries {start} to {start + count - 1} are incomplete (found {len(bodies)})")
@@ -666,13 +686,24 @@ def entry_by_leaf_hash(session: Session, leaf_hash: bytes) -> Entry | None:
     """Return the integrated entry with this RFC 9162 leaf hash (the first, should two entries be equal), or None."""
     if not isinstance(leaf_hash, bytes) or len(leaf_hash) != merkle.HASH_SIZE:
         return None
-    return session.scalar(select(Entry).where(Entry.leaf_key == _leaf_key(leaf_hash), Entry.leaf_hash == leaf_hash,
-                                              Entry.leaf_index.is_not(None)).order_by(Entry.leaf_index).limit(1))
+    return session.scalar(select(Entry).join(Leaf, Leaf.seq == Entry.seq)
+                          .where(Leaf.leaf_key == _leaf_key(leaf_hash), Entry.leaf_hash == leaf_hash)
+                          .order_by(Leaf.leaf_index).limit(1))
+
+
+def integrated_leaves(session: Session, leaf_hashes: Iterable[bytes]) -> set[bytes]:
+    """Return which of these RFC 9162 leaf hashes belong to integrated entries (the ones a receipt exists for)."""
+    wanted = {bytes(h) for h in leaf_hashes if h is not None and len(h) == merkle.HASH_SIZE}
+    if not wanted:
+        return set()
+    rows = session.scalars(select(Entry.leaf_hash).join(Leaf, Leaf.seq == Entry.seq)
+                           .where(Leaf.leaf_key.in_({_leaf_key(h) for h in wanted})))
+    return {bytes(h) for h in rows} & wanted
 
 
 def entry_at(session: Session, index: int) -> Entry | None:
     """Return the entry at a leaf index, or None when no entry has it yet."""
-    return session.scalar(select(Entry).where(Entry.leaf_index == index))
+    return session.scalar(select(Entry).join(Leaf, Leaf.seq == Entry.seq).where(Leaf.leaf_index == index))
 
 
 @dataclass(frozen=True)
@@ -893,7 +924,7 @@ def audit(transaction: Transaction, *, chunk: int = 4096,
         size = latest.size if latest else 0
         state = session.get(LogState, STATE_ID, populate_existing=True)
         report.pending = pending_count(session)
-        beyond = session.scalar(select(func.count()).select_from(Entry).where(Entry.leaf_index >= size)) or 0
+        beyond = session.scalar(select(func.count()).select_from(Leaf).where(Leaf.leaf_index >= size)) or 0
         if beyond:
             report.differ(f"{beyond} entries carry an index at or beyond the newest checkpoint's size {size}")
         extra = session.scalar(select(func.count()).select_from(Tile)) or 0
@@ -910,9 +941,10 @@ def audit(transaction: Transaction, *, chunk: int = 4096,
         next_checkpoint = next(pending_checkpoints, None)
     while position < size:
         with transaction() as session:
-            rows = session.execute(select(Entry.leaf_index, Entry.body, Entry.leaf_key, Entry.leaf_hash)
-                                   .where(Entry.leaf_index >= position, Entry.leaf_index < position + chunk)
-                                   .order_by(Entry.leaf_index)).all()
+            rows = session.execute(select(Leaf.leaf_index, Entry.body, Leaf.leaf_key, Entry.leaf_hash)
+                                   .join(Entry, Entry.seq == Leaf.seq)
+                                   .where(Leaf.leaf_index >= position, Leaf.leaf_index < position + chunk)
+                                   .order_by(Leaf.leaf_index)).all()
             for index, body, leaf_key, stored_leaf in rows:
                 if index != position:
                     report.differ(f"entries {position} to {index - 1}: missing (no entry has these indices)")

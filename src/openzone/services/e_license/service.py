@@ -1037,11 +1037,7 @@ def statistics(session: Session) -> Statistics:
 
 def integrated(session: Session, leaves: Iterable[bytes | None]) -> set[bytes]:
     """Return which of the leaf hashes are already in the signed log, so their receipts can be served."""
-    wanted = [bytes(leaf) for leaf in leaves if leaf]
-    if not wanted:
-        return set()
-    return {bytes(h) for h in session.scalars(select(ledger.Entry.leaf_hash).where(
-        ledger.Entry.leaf_hash.in_(wanted), ledger.Entry.leaf_index.is_not(None)))}
+    return ledger.integrated_leaves(session, [bytes(leaf) for leaf in leaves if leaf])
 
 
 def e_license_grants(session: Session, holder: consent.Holder) -> list[consent.Grant]:
