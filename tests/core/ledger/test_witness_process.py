@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import socket
 import stat
 
 import httpx
@@ -132,6 +133,35 @@ def test_only_post_add_checkpoint_is_served(server):
     assert httpx.get(server.url + "/add-checkpoint").status_code == 405
     assert httpx.post(server.url + "/other", content=b"x").status_code == 404
     assert httpx.post(server.url + "/add-checkpoint", content=b"x" * (witness.MAX_REQUEST_BYTES + 1)).status_code == 413
+
+
+def _raw(server: wh.WitnessProcess, request: bytes) -> bytes:
+    url = httpx.URL(server.url)
+    with socket.create_connection((url.host, url.port), timeout=30) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("length", "status"), [
+    (b"\xb2", b"400"), (b"\xd9\xa3", b"400"), (b"-1", b"400"), (b"1" * 5000, b"413"), (None, b"411"),
+])
+def test_a_content_length_that_is_not_ascii_digits_is_refused(server, length, status):
+    # "²" passes str.isdigit() but not int(); the handler must answer, not die.
+    header = b"" if length is None else b"Content-Length: " + length + b"\r\n"
+    answer = _raw(server, b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n" + header + b"\r\nab")
+    assert answer.startswith(b"HTTP/1.1 " + status), answer
+
+
+def test_a_checkpoint_size_past_the_int_digit_limit_is_400(server, logs):
+    log = logs["keys"]
+    signed = note.sign_note(f"{log.origin}\n1{'0' * 5000}\n{base64.b64encode(log.root()).decode()}\n".encode(),
+                            [log.signer])
+    response = post(server, witness.format_request(0, [], signed))
+    assert response.status_code == 400 and "tree size" in response.text
 
 
 def test_the_witness_stops_cleanly_keeps_its_state_and_refuses_a_second_process(tmp_path):
