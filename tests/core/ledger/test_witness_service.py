@@ -171,6 +171,19 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_is_refused(session, one
     assert ledger.cosign_latest(session, timeout=TIMEOUT).asked == []
 
 
+def test_a_stored_url_httpx_cannot_parse_refuses_that_witness_only(session, one, tmp_path):
+    fresh_log(session)
+    register(session, one)
+    for name, url in (("ipv6.witness.test/w", "http://[::1"), ("idna.witness.test/w", "http://xn--")):
+        _, vkey = wh.make_key(tmp_path, name)
+        ledger.add_witness(session, name=name, vkey=vkey, url="http://127.0.0.1:1")
+        row(session, name).url = url  # registered before add_witness asked httpx
+    grow(session, 2)
+    report = ledger.cosign_latest(session, timeout=TIMEOUT)
+    assert report.cosigned == [one[0].name]
+    assert "InvalidURL" in report.refused["ipv6.witness.test/w"] and "idna.witness.test/w" in report.refused
+
+
 def test_a_cosignature_that_does_not_verify_with_the_registered_key_is_not_kept(session, one, tmp_path):
     fresh_log(session)
     (tmp_path / "other").mkdir()
@@ -192,6 +205,9 @@ def test_registering_witnesses_checks_the_key_the_name_and_the_url(session):
         ({"name": "w.example.test/b", "vkey": cosigner_vkey, "url": "https://w.example"}, "name"),
         ({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": "ftp://w.example"}, "url"),
         ({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": "https://w.example/?x=1"}, "url"),
+        # Past the pattern, but httpx would refuse them in every round: a bad IPv6 literal, IDNA hosts, no host, a port.
+        *(({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": url}, "url")
+          for url in ("http://[::1", "http://exa\u00e9mple..test", "http://xn--", "http://:80", "http://127.0.0.1:99999")),
     ]
     for kwargs, field in bad:
         with pytest.raises(ledger.WitnessInvalid) as caught:
