@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -169,6 +171,47 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_is_refused(session, one
     assert report.cosigned == [] and "larger tree (size 8)" in report.refused[one[0].name]
     # The log learns nothing it can use: the next round refuses without asking.
     assert ledger.cosign_latest(session, timeout=TIMEOUT).asked == []
+
+
+@pytest.fixture
+def uint64_conflict_witness():
+    """Serve a witness that answers every request with 409 and the size 2^64 - 1, a well-formed text/x.tlog.size."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"18446744073709551615\n"
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_witness_claiming_a_uint64_size_is_refused_and_the_others_still_cosign(session, one, tmp_path,
+                                                                                    uint64_conflict_witness):
+    fresh_log(session)
+    register(session, one)
+    _, vkey = wh.make_key(tmp_path, "evil.witness.test/w")
+    ledger.add_witness(session, name="evil.witness.test/w", vkey=vkey, url=uint64_conflict_witness)
+    grow(session, 3)
+    # Stored, 2^64 - 1 overflows the BIGINT column: the flush failed and the round rolled back for everyone.
+    report = ledger.cosign_latest(session, timeout=TIMEOUT)
+    assert report.cosigned == [one[0].name]
+    assert "larger tree (size 18446744073709551615)" in report.refused["evil.witness.test/w"]
+    assert row(session, "evil.witness.test/w").last_size == 0
+    session.flush()
 
 
 def test_a_stored_url_httpx_cannot_parse_refuses_that_witness_only(session, one, tmp_path):

@@ -262,7 +262,8 @@ def _handle(row: RegisteredWitness, old: int, answer: _Answer, checkpoint: Publi
                      "history differs from its record (a fork)")
             return False
         if size > checkpoint.size:
-            row.last_size = size
+            # Not stored: the claim is unproven, and a hostile 2^64 - 1 would overflow the BIGINT column and fail the
+            # flush, rolling back the round for every witness.
             _refused(row, report, f"见证方已联署过更大的树（大小{size}），大于本账本的{checkpoint.size}：账本可能被回滚或分叉",
                      f"The witness has cosigned a larger tree (size {size}) than this log's {checkpoint.size}: "
                      "the log may have been rolled back or forked")
