@@ -187,6 +187,15 @@ def test_the_witness_stops_cleanly_keeps_its_state_and_refuses_a_second_process(
         assert wh.stop(restarted) == 0
 
 
+def test_run_refuses_a_key_file_that_is_not_utf8(tmp_path):
+    key = tmp_path / "bad.skey"
+    key.write_bytes(b"\xff\xfe")
+    result = CliRunner().invoke(app, ["witness", "run", "--name", "w", "--key", str(key), "--state",
+                                      str(tmp_path / "s.json"), "--log-vkey", MemoryLog().signer.vkey])
+    assert result.exit_code == 1 and not isinstance(result.exception, UnicodeDecodeError), repr(result.exception)
+    assert "is not UTF-8 text" in " ".join(result.output.split())  # Rich wraps long paths
+
+
 @pytest.mark.parametrize("args", [
     ["--name", "someone.else"],
     ["--log-vkey", "not-a-key"],
