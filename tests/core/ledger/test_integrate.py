@@ -227,6 +227,18 @@ def test_the_log_key_is_made_once_named_after_the_origin_and_kept_private():
     assert note.parse_skey(path.read_text().strip()).vkey == signer.vkey
 
 
+@pytest.mark.parametrize("content", [b"PRIVATE+KEY+\xff\n", None])
+def test_an_unreadable_log_key_file_is_a_misconfiguration(monkeypatch, tmp_path, content):
+    # Not UTF-8, or a directory where the file should be: a 503 problem naming the file, not a traceback.
+    monkeypatch.setattr(get_settings(), "var_dir", tmp_path)
+    path = tmp_path / "secrets" / "ledger.skey"
+    path.parent.mkdir()
+    path.mkdir() if content is None else path.write_bytes(content)
+    with pytest.raises(ledger.LedgerMisconfigured) as caught:
+        ledger.log_signer()
+    assert caught.value.status == 503 and str(path) in caught.value.detail_en
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Audit: a separate database with a known log, tampered inside transactions that are rolled back.
 
