@@ -64,6 +64,13 @@ def test_export_tiles_writes_a_static_log_a_verifier_can_read(log_db, tmp_path):
     assert "files written" in result.stdout
 
 
+def test_export_tiles_to_an_unwritable_target_fails_readably(log_db, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = scratch.run_cli("ledger", "export-tiles", str(tmp_path / "afile" / "out"), url=log_db)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "无法写入" in result.stdout and "cannot write to" in " ".join(result.stdout.split())
+
+
 def test_vkey_with_a_key_file_that_is_not_utf8_fails_readably(monkeypatch, tmp_path):
     monkeypatch.setattr(get_settings(), "var_dir", tmp_path)
     (tmp_path / "secrets").mkdir()
