@@ -68,7 +68,9 @@ def test_a_stranger_rebuilds_the_signed_root_from_the_tiles(client, published):
 
 @pytest.mark.parametrize(("path", "status"), [
     ("0/000.p/0", 422), ("0/00", 422), ("entries/000.p/256", 422), ("64/000", 422), ("nonsense", 422),
-    ("0/000/", 422), ("0/x001/x000/x000/x000/x000/x000/x000/x000/000", 404), ("30/000", 404),
+    ("0/000/", 422), ("0/x001/x000/x000/x000/x000/x000/000", 404), ("30/000", 404),
+    # Past uint64, and past the 4,300 digits Python's int() takes: refused before the index is read.
+    ("0/x001/x000/x000/x000/x000/x000/x000/x000/000", 422), ("0/" + "x999/" * 1500 + "000", 422),
 ])
 def test_bad_or_missing_tiles_are_problems_not_errors(client, published, path, status):
     body = _problem(client.get(f"/ledger/tile/{path}"), status)
@@ -103,9 +105,20 @@ def test_inclusion_and_consistency_proofs_verify_against_the_checkpoint(client, 
     ("inclusion", {"index": 0, "size": 10**15}), ("inclusion", {"index": 0, "size": 10**30}),
     ("inclusion", {"index": "x", "size": 1}), ("inclusion", {"size": 1}),
     ("consistency", {"old": 3, "new": 2}), ("consistency", {"old": 1, "new": 10**15}), ("consistency", {"old": 1}),
+    ("inclusion", {"index": 0, "size": "9" * 19}), ("consistency", {"old": 0, "new": "9" * 19}),  # past 2^63 - 1
 ])
 def test_bad_proof_parameters_are_422_problems(client, published, path, params):
     _problem(client.get(f"/ledger/proof/{path}", params=params), 422)
+
+
+@pytest.mark.parametrize("bad", ["01", "+1", " 1", "1 ", "1.0", "1_0", "\u0661", "1e0", "0x1", "", "-0", "9" * 20])
+def test_proof_sizes_and_indexes_are_canonical_decimals(client, published, bad):
+    # Pydantic's lax int read most of these (1_0 as 10); here every number has one spelling, as in C2SP.
+    body = _problem(client.get("/ledger/proof/inclusion", params={"index": "0", "size": bad}), 422)
+    assert [e["field"] for e in body["errors"]] == ["query.size"]
+    body = _problem(client.get("/ledger/proof/consistency", params={"old": bad, "new": "1"}), 422)
+    assert [e["field"] for e in body["errors"]] == ["query.old"]
+    assert client.get("/ledger/proof/consistency", params={"old": "0", "new": "1"}).json()["new"] == 1
 
 
 def test_an_entry_is_looked_up_by_its_leaf_hash_with_a_proof_to_the_newest_checkpoint(client, published):

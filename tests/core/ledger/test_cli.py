@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import update
+from typer.testing import CliRunner
 
+from openzone.cli import app
+from openzone.config import get_settings
 from openzone.core import ledger
 from openzone.core.ledger import merkle, note
 from openzone.core.ledger.models import Tile
@@ -59,6 +62,22 @@ def test_export_tiles_writes_a_static_log_a_verifier_can_read(log_db, tmp_path):
     assert (tmp_path / "tile/1/000.p/1").read_bytes() == read(1, 0)[:32]
     assert not (tmp_path / "tile/0/000.p/250").exists()
     assert "files written" in result.stdout
+
+
+def test_export_tiles_to_an_unwritable_target_fails_readably(log_db, tmp_path):
+    (tmp_path / "afile").write_text("")
+    result = scratch.run_cli("ledger", "export-tiles", str(tmp_path / "afile" / "out"), url=log_db)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "无法写入" in result.stdout and "cannot write to" in " ".join(result.stdout.split())
+
+
+def test_vkey_with_a_key_file_that_is_not_utf8_fails_readably(monkeypatch, tmp_path):
+    monkeypatch.setattr(get_settings(), "var_dir", tmp_path)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "ledger.skey").write_bytes(b"PRIVATE+KEY+\xff\n")
+    result = CliRunner().invoke(app, ["ledger", "vkey"])
+    assert result.exit_code == 1 and not isinstance(result.exception, UnicodeDecodeError), repr(result.exception)
+    assert "Cannot read the signing key file" in " ".join(result.output.split())  # Rich wraps long paths
 
 
 def test_audit_passes_then_reports_a_tampered_tile_and_exits_1(log_db):

@@ -142,14 +142,16 @@ def test_tiles_are_served_at_their_c2sp_paths_only_for_signed_sizes(session):
         bundle = ledger.tile_at(session, merkle.tile_path(-1, idx, width))
         assert [merkle.leaf_hash(e) for e in merkle.parse_entry_bundle(bundle.data)] == leaves[idx * 256:idx * 256 + width]
     for missing in (merkle.tile_path(0, idx, 12), merkle.tile_path(0, idx, 16), merkle.tile_path(0, idx),
-                    merkle.tile_path(-1, idx, 12), "tile/9/000", "tile/0/x999/x999/x999/x999/x999/x999/x999/999"):
+                    merkle.tile_path(-1, idx, 12), "tile/9/000", "tile/0/x018/x446/x744/x073/x709/x551/615"):
         with pytest.raises(ledger.TileNotFound):
             ledger.tile_at(session, missing)
     if idx:
         full = ledger.tile_at(session, "tile/0/000")
         assert full.full and full.data == b"".join(leaves[:256])
         assert ledger.read_tile(session, 0, 0) == full.data
-    for bad in ("tile/0/0", "tile/0/000.p/0", "tile/0/000.p/256", "tile/64/000", "tile/00/000", "tiles/0/000", "tile/x/000"):
+    # The last is past uint64: eight groups of digits.
+    for bad in ("tile/0/0", "tile/0/000.p/0", "tile/0/000.p/256", "tile/64/000", "tile/00/000", "tiles/0/000", "tile/x/000",
+                "tile/0/x999/x999/x999/x999/x999/x999/x999/999"):
         with pytest.raises(ledger.InvalidTilePath):
             ledger.tile_at(session, bad)
     with pytest.raises(ledger.TileNotFound):
@@ -223,6 +225,18 @@ def test_the_log_key_is_made_once_named_after_the_origin_and_kept_private():
     path = get_settings().var_dir / "secrets" / "ledger.skey"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert note.parse_skey(path.read_text().strip()).vkey == signer.vkey
+
+
+@pytest.mark.parametrize("content", [b"PRIVATE+KEY+\xff\n", None])
+def test_an_unreadable_log_key_file_is_a_misconfiguration(monkeypatch, tmp_path, content):
+    # Not UTF-8, or a directory where the file should be: a 503 problem naming the file, not a traceback.
+    monkeypatch.setattr(get_settings(), "var_dir", tmp_path)
+    path = tmp_path / "secrets" / "ledger.skey"
+    path.parent.mkdir()
+    path.mkdir() if content is None else path.write_bytes(content)
+    with pytest.raises(ledger.LedgerMisconfigured) as caught:
+        ledger.log_signer()
+    assert caught.value.status == 503 and str(path) in caught.value.detail_en
 
 
 # ---------------------------------------------------------------------------------------------------------------------

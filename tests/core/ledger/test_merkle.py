@@ -527,6 +527,15 @@ def test_non_canonical_tile_paths_are_refused(path):
         merkle.parse_tile_path(path)
 
 
+def test_tile_paths_with_an_index_past_uint64_are_refused():
+    # 1,500 groups would make int() pass Python's 4,300-digit limit and raise a plain ValueError.
+    for path in ("tile/0/" + "x999/" * 1500 + "000", "tile/0/x001/x000/x000/x000/x000/x000/x000/000",
+                 "tile/entries/x018/x446/x744/x073/x709/x551/616"):
+        with pytest.raises(InvalidTilePath):
+            merkle.parse_tile_path(path)
+    assert merkle.parse_tile_path("tile/0/x018/x446/x744/x073/x709/x551/615") == (0, 2**64 - 1, 256)
+
+
 def test_invalid_tile_path_arguments_are_refused():
     for args in [(64, 0), (-2, 0), (0, -1), (0, 0, 0), (0, 0, 257), (True, 0)]:
         with pytest.raises(InvalidTilePath):

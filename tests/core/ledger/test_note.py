@@ -375,6 +375,14 @@ def test_non_canonical_checkpoints_are_refused(body):
         note.parse_checkpoint(body.encode())
 
 
+def test_a_size_past_the_int_digit_limit_is_a_malformed_checkpoint():
+    # Python's int() refuses over 4,300 digits with a plain ValueError; the parser must say MalformedCheckpoint.
+    for digits in ("1" + "0" * 5000, "9" * 21, "1" * 4301):
+        with pytest.raises(MalformedCheckpoint) as caught:
+            note.parse_checkpoint(f"Log\n{digits}\n{ROOT_B64}\n".encode())
+        assert len(str(caught.value)) < 200
+
+
 def test_the_largest_size_and_extension_lines_are_accepted():
     body = f"example.com/log\n18446744073709551615\n{ROOT_B64}\nfirst ext\n— second\n".encode()
     checkpoint = note.parse_checkpoint(body)
@@ -567,6 +575,7 @@ P5 = "".join(b64(h) + "\n" for h in _hashes(next(p for p in INCLUSION_8 if p["in
     f"c2sp.org/tlog-proof@v1\nindex -5\n{P5}",
     f"c2sp.org/tlog-proof@v1\nindex 5 \n{P5}",
     f"c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n{P5}",
+    f"c2sp.org/tlog-proof@v1\nindex 1{'0' * 5000}\n{P5}",  # past Python's 4,300-digit int() limit
     f"c2sp.org/tlog-proof@v1\nindex 8\n{P5}",  # beyond the tree
     f"c2sp.org/tlog-proof@v1\nindex 5\n{P5}{P5.splitlines()[0]}\n",  # one hash too many
     "c2sp.org/tlog-proof@v1\nindex 5\n" + "\n".join(P5.splitlines()[:2]) + "\n",  # one too few

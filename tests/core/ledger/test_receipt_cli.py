@@ -62,6 +62,7 @@ def _swap_char(data: bytes, position: int) -> bytes:
     (lambda d: d.replace(b"c2sp.org/tlog-proof@v1", b"c2sp.org/tlog-proof@v0"), "malformed"),
     (lambda d: _swap_char(d, len(d) - 20), "witness.bank.example"),
     (lambda d: d.replace(b"\n", b"\r\n"), "malformed"),
+    (lambda d: d.replace(b"index 5\n", b"index 1" + b"0" * 5000 + b"\n"), "malformed"),  # past int()'s digit limit
 ])
 def test_every_tampering_fails_with_a_reason(tmp_path, keys_file, tamper, reason):
     path = tmp_path / "tampered.tlog-proof"

@@ -165,6 +165,7 @@ def test_an_empty_root_error_still_waits_for_the_signature_and_size_checks(wit, 
 @pytest.mark.parametrize("text", [
     "{origin}\n05\n{root}\n", "{origin}\n5\n{root}\n\n", "{origin}\n5\n{root}=\n", "{origin}\n5\n",
     "{origin}\n 5\n{root}\n", "{origin}\n5\n" + base64.b64encode(bytes(31)).decode() + "\n",
+    "{origin}\n1" + "0" * 5000 + "\n{root}\n",  # past the 4,300 digits Python's int() takes
 ])
 def test_malformed_checkpoints_are_400(wit, log, text):
     log.grow(5)

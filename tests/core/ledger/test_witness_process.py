@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import socket
 import stat
 
 import httpx
@@ -134,6 +135,35 @@ def test_only_post_add_checkpoint_is_served(server):
     assert httpx.post(server.url + "/add-checkpoint", content=b"x" * (witness.MAX_REQUEST_BYTES + 1)).status_code == 413
 
 
+def _raw(server: wh.WitnessProcess, request: bytes) -> bytes:
+    url = httpx.URL(server.url)
+    with socket.create_connection((url.host, url.port), timeout=30) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(("length", "status"), [
+    (b"\xb2", b"400"), (b"\xd9\xa3", b"400"), (b"-1", b"400"), (b"1" * 5000, b"413"), (None, b"411"),
+])
+def test_a_content_length_that_is_not_ascii_digits_is_refused(server, length, status):
+    # "²" passes str.isdigit() but not int(); the handler must answer, not die.
+    header = b"" if length is None else b"Content-Length: " + length + b"\r\n"
+    answer = _raw(server, b"POST /add-checkpoint HTTP/1.1\r\nHost: x\r\n" + header + b"\r\nab")
+    assert answer.startswith(b"HTTP/1.1 " + status), answer
+
+
+def test_a_checkpoint_size_past_the_int_digit_limit_is_400(server, logs):
+    log = logs["keys"]
+    signed = note.sign_note(f"{log.origin}\n1{'0' * 5000}\n{base64.b64encode(log.root()).decode()}\n".encode(),
+                            [log.signer])
+    response = post(server, witness.format_request(0, [], signed))
+    assert response.status_code == 400 and "tree size" in response.text
+
+
 def test_the_witness_stops_cleanly_keeps_its_state_and_refuses_a_second_process(tmp_path):
     log = MemoryLog()
     log.grow(12)
@@ -155,6 +185,15 @@ def test_the_witness_stops_cleanly_keeps_its_state_and_refuses_a_second_process(
         assert (response.status_code, response.content) == (409, b"12\n")
     finally:
         assert wh.stop(restarted) == 0
+
+
+def test_run_refuses_a_key_file_that_is_not_utf8(tmp_path):
+    key = tmp_path / "bad.skey"
+    key.write_bytes(b"\xff\xfe")
+    result = CliRunner().invoke(app, ["witness", "run", "--name", "w", "--key", str(key), "--state",
+                                      str(tmp_path / "s.json"), "--log-vkey", MemoryLog().signer.vkey])
+    assert result.exit_code == 1 and not isinstance(result.exception, UnicodeDecodeError), repr(result.exception)
+    assert "is not UTF-8 text" in " ".join(result.output.split())  # Rich wraps long paths
 
 
 @pytest.mark.parametrize("args", [

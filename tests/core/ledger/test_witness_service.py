@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import delete, insert, select, update
@@ -174,6 +176,60 @@ def test_a_log_rolled_back_below_what_a_witness_cosigned_is_refused(session, one
     assert ledger.cosign_latest(session, timeout=TIMEOUT).asked == []
 
 
+@pytest.fixture
+def uint64_conflict_witness():
+    """Serve a witness that answers every request with 409 and the size 2^64 - 1, a well-formed text/x.tlog.size."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"18446744073709551615\n"
+            self.send_response(409)
+            self.send_header("Content-Type", "text/x.tlog.size")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_witness_claiming_a_uint64_size_is_refused_and_the_others_still_cosign(session, one, tmp_path,
+                                                                                    uint64_conflict_witness):
+    fresh_log(session)
+    register(session, one)
+    _, vkey = wh.make_key(tmp_path, "evil.witness.test/w")
+    ledger.add_witness(session, name="evil.witness.test/w", vkey=vkey, url=uint64_conflict_witness)
+    grow(session, 3)
+    # Stored, 2^64 - 1 overflows the BIGINT column: the flush failed and the round rolled back for everyone.
+    report = ledger.cosign_latest(session, timeout=TIMEOUT)
+    assert report.cosigned == [one[0].name]
+    assert "larger tree (size 18446744073709551615)" in report.refused["evil.witness.test/w"]
+    assert row(session, "evil.witness.test/w").last_size == 0
+    session.flush()
+
+
+def test_a_stored_url_httpx_cannot_parse_refuses_that_witness_only(session, one, tmp_path):
+    fresh_log(session)
+    register(session, one)
+    for name, url in (("ipv6.witness.test/w", "http://[::1"), ("idna.witness.test/w", "http://xn--")):
+        _, vkey = wh.make_key(tmp_path, name)
+        ledger.add_witness(session, name=name, vkey=vkey, url="http://127.0.0.1:1")
+        row(session, name).url = url  # registered before add_witness asked httpx
+    grow(session, 2)
+    report = ledger.cosign_latest(session, timeout=TIMEOUT)
+    assert report.cosigned == [one[0].name]
+    assert "InvalidURL" in report.refused["ipv6.witness.test/w"] and "idna.witness.test/w" in report.refused
+
+
 def test_a_cosignature_that_does_not_verify_with_the_registered_key_is_not_kept(session, one, tmp_path):
     fresh_log(session)
     (tmp_path / "other").mkdir()
@@ -195,6 +251,9 @@ def test_registering_witnesses_checks_the_key_the_name_and_the_url(session):
         ({"name": "w.example.test/b", "vkey": cosigner_vkey, "url": "https://w.example"}, "name"),
         ({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": "ftp://w.example"}, "url"),
         ({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": "https://w.example/?x=1"}, "url"),
+        # Past the pattern, but httpx would refuse them in every round: a bad IPv6 literal, IDNA hosts, no host, a port.
+        *(({"name": "w.example.test/a", "vkey": cosigner_vkey, "url": url}, "url")
+          for url in ("http://[::1", "http://exa\u00e9mple..test", "http://xn--", "http://:80", "http://127.0.0.1:99999")),
     ]
     for kwargs, field in bad:
         with pytest.raises(ledger.WitnessInvalid) as caught:

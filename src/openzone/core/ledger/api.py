@@ -19,7 +19,13 @@ CHECKPOINT_CACHE = "public, max-age=5"
 FULL_TILE_CACHE = "public, max-age=31536000, immutable"
 PARTIAL_TILE_CACHE = "public, max-age=60"
 HEX_HASH_RE = re.compile(r"[0-9a-fA-F]{64}")
-MAX_SIZE = 2**63 - 1
+# Sizes and indexes are taken as text in canonical decimal: Pydantic's lax int would also read 01, +1, " 1", 1.0 and
+# 1_0 (as 10). Nineteen digits cover 2^63 - 1; the service refuses any value beyond the newest checkpoint.
+COUNT_PATTERN = r"^(0|[1-9][0-9]{0,18})$"
+
+
+def _count(description: str):
+    return Query(..., pattern=COUNT_PATTERN, description=f"{description}, a decimal integer without leading zeros")
 
 
 def _b64(hashes: list[bytes]) -> list[str]:
@@ -42,19 +48,19 @@ def tile(path: str, _=Depends(identity.public()), session: Session = Depends(req
 
 
 @router.get("/proof/inclusion", response_model=schemas.InclusionProof, responses=PROBLEMS)
-def inclusion(index: int = Query(..., ge=0, le=MAX_SIZE), size: int = Query(..., ge=1, le=MAX_SIZE),
+def inclusion(index: str = _count("叶索引 · leaf index"), size: str = _count("树大小 · tree size"),
               _=Depends(identity.public()), session: Session = Depends(request_session)):
     """Prove that the entry at index is in the tree of the given size (RFC 9162 §2.1.3)."""
-    proof = service.inclusion_proof(session, index, size)
-    return schemas.InclusionProof(index=index, size=size, proof=_b64(proof))
+    proof = service.inclusion_proof(session, int(index), int(size))
+    return schemas.InclusionProof(index=int(index), size=int(size), proof=_b64(proof))
 
 
 @router.get("/proof/consistency", response_model=schemas.ConsistencyProof, responses=PROBLEMS)
-def consistency(old: int = Query(..., ge=0, le=MAX_SIZE), new: int = Query(..., ge=0, le=MAX_SIZE),
+def consistency(old: str = _count("旧树大小 · old tree size"), new: str = _count("新树大小 · new tree size"),
                 _=Depends(identity.public()), session: Session = Depends(request_session)):
     """Prove that the tree of size new extends the tree of size old (RFC 9162 §2.1.4)."""
-    proof = service.consistency_proof(session, old, new)
-    return schemas.ConsistencyProof(old=old, new=new, proof=_b64(proof))
+    proof = service.consistency_proof(session, int(old), int(new))
+    return schemas.ConsistencyProof(old=int(old), new=int(new), proof=_b64(proof))
 
 
 @router.get("/entries/{leaf_hash_hex}", response_model=schemas.EntryWithProof, responses=PROBLEMS)

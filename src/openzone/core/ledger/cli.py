@@ -101,6 +101,11 @@ def export_tiles(directory: Path = typer.Argument(..., file_okay=False, help="�
                                            progress=lambda done, total: progress.update(task, completed=done, total=total))
     except Problem as problem:
         _fail(problem)
+    except OSError as exc:
+        # A target under a regular file, without write permission, or on a full disk: the operator picks another.
+        console.print(f"[red]错误：无法写入 {escape(str(directory))}：{escape(str(exc))}[/red]")
+        console.print(f"[red]Error: cannot write to {escape(str(directory))}: {escape(str(exc))}[/red]")
+        raise typer.Exit(1) from None
     console.print(f"已写入 {written} 个文件到 {escape(str(directory))} · {written} files written")
 
 

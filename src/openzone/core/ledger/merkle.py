@@ -463,6 +463,10 @@ _LEVEL_RE = re.compile(r"0|[1-9][0-9]?", re.ASCII)
 _WIDTH_RE = re.compile(r"[1-9][0-9]{0,2}", re.ASCII)
 _GROUP_RE = re.compile(r"x[0-9]{3}", re.ASCII)
 _LAST_GROUP_RE = re.compile(r"[0-9]{3}", re.ASCII)
+# A tile index is a uint64, at most 20 digits: 7 groups. Bounding the groups first keeps int() clear of Python's
+# 4,300-digit limit, whose plain ValueError would escape the MerkleError handlers.
+MAX_TILE_INDEX = 2**64 - 1
+_MAX_INDEX_GROUPS = 7
 
 
 def encode_tile_index(n: int) -> str:
@@ -505,7 +509,12 @@ def parse_tile_path(path: str) -> tuple[int, int, int]:
         raise InvalidTilePath(f"the index in {path!r} is not 3-digit groups, all but the last prefixed with x")
     if len(groups) > 1 and groups[0] == "x000":
         raise InvalidTilePath(f"the index in {path!r} has a leading group of zeros")
-    return level, int("".join(g.removeprefix("x") for g in groups)), width
+    if len(groups) > _MAX_INDEX_GROUPS:
+        raise InvalidTilePath(f"the index in {path!r} has more than {_MAX_INDEX_GROUPS} groups")
+    index = int("".join(g.removeprefix("x") for g in groups))
+    if index > MAX_TILE_INDEX:
+        raise InvalidTilePath(f"the index in {path!r} is larger than 2^64 - 1")
+    return level, index, width
 
 
 def entry_bundle(entries: Sequence[bytes]) -> bytes:

@@ -43,7 +43,9 @@ TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 # RFC 6962 §2.1: MTH({}) = SHA-256(""); tlog-witness requires this root for a size-0 checkpoint.
 _EMPTY_TREE_ROOT = hashlib.sha256(b"").digest()
 _CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f]")
-_DECIMAL = re.compile(r"(?:0|[1-9][0-9]*)", re.ASCII)
+# At most 20 digits (2^64 - 1 has 20): the uint64 check then never calls int() on text past Python's 4,300-digit limit,
+# whose plain ValueError would escape the NoteError handlers.
+_DECIMAL = re.compile(r"(?:0|[1-9][0-9]{0,19})", re.ASCII)
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}", re.ASCII)
 
 
@@ -114,6 +116,11 @@ def _check_name(name: str, error: type[NoteError]) -> None:
 def _check_kind(kind: int, error: type[NoteError]) -> None:
     if kind not in KINDS:
         raise error(f"signature type {kind!r} is not Ed25519 (0x01) or Ed25519 cosignature/v1 (0x04)")
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    # Quotes a rejected field in an error message; a hostile one may be kilobytes long.
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _b64encode(raw: bytes) -> str:
@@ -463,7 +470,7 @@ def parse_checkpoint(text: bytes) -> Checkpoint:
     origin, size_text, root_text, *extensions = lines
     # tlog-checkpoint "Note text" 2: ASCII decimal, no leading zeroes unless the tree is empty.
     if not _DECIMAL.fullmatch(size_text) or int(size_text) > MAX_TREE_SIZE:
-        raise MalformedCheckpoint(f"the tree size {size_text!r} is not a decimal from 0 to 2^64 - 1 without leading zeros")
+        raise MalformedCheckpoint(f"the tree size {_shown(size_text)} is not a decimal from 0 to 2^64 - 1 without leading zeros")
     root = _b64decode(root_text, MalformedCheckpoint, "the root hash")
     return Checkpoint(origin, int(size_text), root, tuple(extensions))
 
@@ -581,7 +588,7 @@ def parse_tlog_proof(data: bytes) -> TlogProof:
         raise MalformedProof("a tlog-proof names the entry on an 'index <n>' line")
     index_text = lines[position][len("index ") :]
     if not _DECIMAL.fullmatch(index_text) or int(index_text) > MAX_TREE_SIZE:
-        raise MalformedProof(f"the index {index_text!r} is not a decimal from 0 to 2^64 - 1 without leading zeros")
+        raise MalformedProof(f"the index {_shown(index_text)} is not a decimal from 0 to 2^64 - 1 without leading zeros")
     proof = [_b64decode(line, MalformedProof, "a proof hash") for line in lines[position + 1 :]]
     index = int(index_text)
     _check_proof(index, _checkpoint_size(signed_checkpoint), proof)

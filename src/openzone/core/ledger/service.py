@@ -362,6 +362,9 @@ def log_signer() -> note.Signer:
         signer = note.parse_skey(get_settings().secret_file(SIGNER_FILE, generate))
     except note.NoteError as exc:
         raise LedgerMisconfigured(f"签名密钥文件 {path} 无效：{exc}", f"The signing key file {path} is not valid: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        # A directory, a file without read permission, or bytes that are not UTF-8: the operator must fix the file.
+        raise LedgerMisconfigured(f"无法读取签名密钥文件 {path}：{exc}", f"Cannot read the signing key file {path}: {exc}") from exc
     return _signers.setdefault(path, signer)
 
 

@@ -35,6 +35,7 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 ADD_CHECKPOINT_PATH = "/add-checkpoint"
 STATE_VERSION = 1
 _DECIMAL = re.compile(rb"0|[1-9][0-9]{0,19}", re.ASCII)
+_CONTENT_LENGTH = re.compile(r"[0-9]+", re.ASCII)
 
 
 class WitnessError(ValueError):
@@ -325,12 +326,18 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != ADD_CHECKPOINT_PATH:
             self._answer(Response(404, b"not found\n"))
             return
-        length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        length = self.headers.get("Content-Length")
+        if length is None:
             self.close_connection = True
             self._answer(Response(411, b"Content-Length required\n"))
             return
-        if int(length) > MAX_REQUEST_BYTES:
+        # ASCII digits only (RFC 9110 §8.6): str.isdigit() also passes "²" or "٣", which int() then refuses.
+        if not _CONTENT_LENGTH.fullmatch(length):
+            self.close_connection = True
+            self._answer(Response(400, b"Content-Length is not a decimal number\n"))
+            return
+        # Compare the digits before int(): a length of thousands of digits is too large, not a crash.
+        if len(length) > len(str(MAX_REQUEST_BYTES)) or int(length) > MAX_REQUEST_BYTES:
             self.close_connection = True
             self._answer(Response(413, b"request too large\n"))
             return

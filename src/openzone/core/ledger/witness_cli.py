@@ -60,6 +60,8 @@ def run(name: str = typer.Option(..., "--name", help="见证方名称（须与�
         signer = note.parse_skey(key.read_text().strip())
     except OSError as exc:
         _fail(f"无法读取私钥文件：{exc}", f"Cannot read the key file: {exc}")
+    except UnicodeDecodeError:
+        _fail(f"私钥文件 {key} 不是 UTF-8 文本", f"The key file {key} is not UTF-8 text")
     except note.NoteError as exc:
         _fail(f"私钥文件无效：{exc}", f"The key file is not valid: {exc}")
     if signer.name != name:

@@ -33,6 +33,17 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", re.ASCII)
 
 # --- registry ---
 
+def _httpx_accepts(url: str) -> bool:
+    # Every round builds a request to this URL: one httpx cannot parse (bad IPv6 literal, IDNA host) or that names
+    # no host or an impossible port would fail there, round after round, instead of being refused once here.
+    try:
+        parsed = httpx.URL(url)
+        # .host decodes the IDNA host: idna raises IDNAError, a UnicodeError, for a host like "xn--".
+        return bool(parsed.host) and (parsed.port is None or 1 <= parsed.port <= 65535)
+    except (httpx.InvalidURL, UnicodeError):
+        return False
+
+
 def add_witness(session: Session, *, name: str, vkey: str, url: str) -> RegisteredWitness:
     """Register a witness by its cosignature verifier key (type 0x04) and its tlog-witness URL prefix."""
     name, vkey, url = (name or "").strip(), (vkey or "").strip(), (url or "").strip()
@@ -49,9 +60,9 @@ def add_witness(session: Session, *, name: str, vkey: str, url: str) -> Register
         raise WitnessInvalid(f"见证方名称须与公钥中的名称“{verifier.name}”一致",
                              f"The witness name must be the key's name {verifier.name!r}",
                              errors=[{"field": "name", "code": "mismatch"}])
-    if not _URL_RE.match(url) or len(url) > 500:
-        raise WitnessInvalid("见证方地址须为 http:// 或 https:// 开头、不含查询参数的网址",
-                             "The witness URL is an http:// or https:// prefix without a query",
+    if not _URL_RE.match(url) or len(url) > 500 or not _httpx_accepts(url):
+        raise WitnessInvalid("见证方地址须为 http:// 或 https:// 开头、不含查询参数的有效网址",
+                             "The witness URL is a valid http:// or https:// prefix without a query",
                              errors=[{"field": "url", "code": "format"}])
     public_key = verifier.public_raw.hex()
     if session.scalar(select(RegisteredWitness.id).where(
@@ -141,7 +152,9 @@ def _post(url: str, body: bytes, deadline: float) -> _Answer:
                 if len(data) > MAX_RESPONSE_BYTES:
                     return _Answer(error=f"the answer is longer than {MAX_RESPONSE_BYTES} bytes")
             return _Answer(response.status_code, response.headers.get("content-type", ""), data)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+        # InvalidURL and idna's UnicodeError are no HTTPError: a URL registered before add_witness checked it with
+        # httpx must refuse this witness, not end the round for all of them.
         return _Answer(error=f"{type(exc).__name__}: {exc}")
 
 
@@ -249,7 +262,8 @@ def _handle(row: RegisteredWitness, old: int, answer: _Answer, checkpoint: Publi
                      "history differs from its record (a fork)")
             return False
         if size > checkpoint.size:
-            row.last_size = size
+            # Not stored: the claim is unproven, and a hostile 2^64 - 1 would overflow the BIGINT column and fail the
+            # flush, rolling back the round for every witness.
             _refused(row, report, f"见证方已联署过更大的树（大小{size}），大于本账本的{checkpoint.size}：账本可能被回滚或分叉",
                      f"The witness has cosigned a larger tree (size {size}) than this log's {checkpoint.size}: "
                      "the log may have been rolled back or forked")
