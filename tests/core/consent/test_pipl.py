@@ -7,7 +7,7 @@ import datetime as dt
 import os
 
 import pytest
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from openzone.core import consent, jobs, ledger
 from openzone.core.ledger import merkle, receipt, receipt_service
@@ -89,6 +89,32 @@ def test_a_grant_that_allows_no_copy_refuses_one(session):
     grant = give(session, citizen, hall)
     with pytest.raises(Forbidden):
         consent.keep_copy(session, grant=grant, requester=at_window(hall, clerk), resource_kind=KIND, payload={})
+
+
+def test_a_copy_lives_from_its_retrieval_and_none_is_kept_after_revocation(session):
+    hall, clerk, citizen = hall_and_holder(session)
+    holder = consent.Holder.person(citizen.id)
+    grant = give(session, citizen, hall, data_life_days=7, use_mode="count", max_uses=3, days=30)
+    requester = at_window(hall, clerk)
+    permit = consent.gate(session, requester=requester, holder=holder, resource_kind=KIND, resource_id="L1",
+                          fields=["name"], purpose="service-window")
+    retrieved = utcnow() - dt.timedelta(days=6)
+    session.execute(update(consent.Access).where(consent.Access.id == permit.access.id).values(at=retrieved))
+    session.refresh(permit.access)
+    # Saved today from a retrieval six days ago: the seven days count from the retrieval.
+    copy = consent.keep_copy(session, grant=grant, requester=requester, resource_kind=KIND, payload={"name": "甲"})
+    assert copy.delete_after == permit.access.at + dt.timedelta(days=7)
+    session.execute(update(consent.Access).where(consent.Access.id == permit.access.id)
+                    .values(at=utcnow() - dt.timedelta(days=8)))
+    session.refresh(permit.access)
+    with pytest.raises(Forbidden):  # past its data life: saving again cannot start it afresh
+        consent.keep_copy(session, grant=grant, requester=requester, resource_kind=KIND, payload={"name": "甲"})
+    second = consent.gate(session, requester=requester, holder=holder, resource_kind=KIND, resource_id="L1",
+                          fields=["name"], purpose="service-window")
+    consent.revoke(session, grant.id, holders=[holder])
+    with pytest.raises(Forbidden):  # the holder withdrew consent after the retrieval
+        consent.keep_copy(session, grant=grant, requester=requester, resource_kind=KIND, payload={"name": "甲"},
+                          access=second.access)
 
 
 def _drain():

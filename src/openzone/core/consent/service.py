@@ -1000,11 +1000,19 @@ def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_
         access = None
     if access is None:
         raise Forbidden("没有经授权的取用记录，不能保存副本", "No allowed retrieval under this grant to copy")
+    # Read under lock, not from the caller's object: a revocation committed since the retrieval ends the copying.
+    status = session.scalar(select(Grant.status).where(Grant.id == grant.id).with_for_update())
+    if status == Status.REVOKED.value:
+        raise Forbidden("此授权已被撤销，不能再保存副本", "The grant was revoked; no copy may be kept now")
+    # The data-life runs from the retrieval, not from the saving: saving again must not make the copy live longer.
+    delete_after = access.at + dt.timedelta(days=grant.data_life_days)
+    if delete_after <= utcnow():
+        raise Forbidden("此次取用的副本保存期已过", "The data life of this retrieval has ended")
     blob = crypto.encrypt(_data_key(), json.dumps(dict(payload), ensure_ascii=False),
                           context="consent_copy.payload")
     copy = Copy(id=new_id(), grant_id=grant.id, access_id=access.id, requester_org_id=requester.org_id,
                 resource_kind=resource_kind, payload_enc=blob,
-                delete_after=utcnow() + dt.timedelta(days=grant.data_life_days))
+                delete_after=delete_after)
     session.add(copy)  # flushed with the caller's next statement or commit, like the access record
     return copy
 
