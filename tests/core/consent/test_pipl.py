@@ -134,7 +134,8 @@ def test_erasure_deletes_personal_data_and_salts_while_the_ledger_still_verifies
         with pytest.raises(consent.GrantUsed):
             consent.require_grant(session, requester=requester, holder=holder, resource_kind=KIND, resource_id="L1",
                                   fields=["name"], purpose="service-window")
-        active = give(session, citizen, hall, days=30)
+        active = give(session, citizen, hall, days=30, scope=[{"kind": KIND, "id": "110101199003074518", "fields": ["name"]},
+                                                              {"kind": KIND, "id": "*", "fields": ["number"]}])
         return citizen.id, grant.id, active.id
 
     citizen_id, grant_id, active_id = helpers.committed(build)
@@ -155,6 +156,18 @@ def test_erasure_deletes_personal_data_and_salts_while_the_ledger_still_verifies
         rows = session.scalars(select(consent.Grant).where(consent.Grant.id.in_([grant_id, active_id]))).all()
         assert all(g.holder_id is None and g.erased_at is not None for g in rows)
         assert {g.status for g in rows} == {"used", "revoked"}
+        # Nor does the grant name the person who gave it, or the holder's own items.
+        assert all(g.created_by is None for g in rows)
+        assert session.scalar(select(consent.Grant.id).where(consent.Grant.created_by == citizen_id)) is None
+        active = session.get(consent.Grant, active_id)
+        assert [(line["id"], line["fields"]) for line in active.scope] == [(consent.service.ERASED, ["name"]),
+                                                                           ("*", ["number"])]
+        for g in rows:  # the grant's own entries still verify
+            for leaf in (g.created_leaf, g.ended_leaf):
+                if leaf:
+                    data = receipt_service.issue(session, bytes(leaf)).data
+                    assert receipt.verify_receipt(data, log_keys=[ledger.log_signer().verifier()], quorum=0,
+                                                  origin=ledger.log_origin()).leaf_hash == bytes(leaf)
         assert consent.history(session, holder) == []
         assert session.scalar(select(consent.Access.id).where(or_(
             consent.Access.holder_id == citizen_id, consent.Access.grant_id.in_([grant_id])),

@@ -104,6 +104,7 @@ SMS_PER_HOUR = 3
 QR_PREFIX = "ozc1:"  # marks a consent QR payload, so a scanner tells it apart from other codes
 HOLDER_KIND = "holder"
 STASH = "consent.refusals"
+ERASED = "-"  # stands in a grant's scope for a resource id erased with its holder
 
 
 # --- the registry of resource kinds and purposes ----------------------------------------------------------------
@@ -1086,6 +1087,10 @@ def erase_holder(session: Session, holder: Holder) -> Erasure:
                         .values(secret_hash="", expires_at=now))
     for grant in grants:
         grant.holder_id = None
+        grant.created_by = None  # the holder themself when they gave it on their pages
+        # A resource id names the holder's own item (a licence number, an ID number): keep only that there was one.
+        # The ledger committed to the scope's kinds only, so its entries still verify.
+        grant.scope = [line | {"id": line["id"] if line["id"] == domain.ANY else ERASED} for line in grant.scope]
         grant.purpose_text = ""
         grant.reason = ""
         grant.erased_at = now
