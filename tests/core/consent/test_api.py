@@ -177,3 +177,11 @@ def test_denials_anonymous_wrong_scope_wrong_org_and_bad_input(client):
     assert bad.status_code == 404
     forged = client.post("/api/v1/consent/redeem", headers=writer, json={"token": "forged"})
     assert forged.status_code == 403 and forged.json()["type"] == "/problems/presentation-invalid"
+    grant_id = _give(_citizen().id, bank.id)
+    for use in ({"fields": ["name", "x" * 9000]}, {"fields": ["Name"]}, {"resource_kind": "a" * 65},
+                {"purpose": "service-window\n"}, {"resource_id": ""}):
+        body = {"resource_kind": KIND, "resource_id": "L1", "fields": ["name"], "purpose": "service-window"} | use
+        refused = client.post(f"/api/v1/consent/grants/{grant_id}/uses", headers=read_only, json=body)
+        assert refused.status_code == 422, (use, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+

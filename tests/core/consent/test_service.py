@@ -84,6 +84,26 @@ def test_items_fields_and_purposes_outside_the_scope_are_refused(session):
     assert _use(session, requester, citizen).uses == 1
 
 
+def test_malformed_kinds_fields_and_purposes_are_refused_as_scope_and_kept_out_of_the_ledger(session):
+    hall, clerk, citizen = hall_and_holder(session)
+    grant = give(session, citizen, hall, use_mode="count", max_uses=5)
+    requester = at_window(hall, clerk)
+    long_field = "x" * 9000
+    record = _refused(session, consent.GrantScope,
+                      lambda: _use(session, requester, citizen, fields=("name", long_field), grant_id=grant.id))
+    # Recorded against the grant and in the holder's history, with only the names a grant could hold.
+    assert record.grant_id == grant.id and record.holder_id == citizen.id
+    assert record.fields == ["name"] and record.resource_kind == KIND and record.purpose_code == "service-window"
+    record = _refused(session, consent.GrantScope, lambda: consent.require_grant(
+        session, requester=requester, holder=consent.Holder.person(citizen.id), resource_kind="Kind\n" + "k" * 300,
+        resource_id="L" * 129, fields=["name"], purpose="service-window\n"))
+    assert (record.resource_kind, record.resource_id, record.purpose_code) == (None, None, None)
+    bodies = b"".join(bytes(b) for b in session.scalars(select(ledger.Entry.body)))
+    assert b"x" * 100 not in bodies and b"k" * 100 not in bodies
+    assert [a.reason for a in consent.history(session, consent.Holder.person(citizen.id))] == ["grant-scope"] * 2
+    assert _use(session, requester, citizen).uses == 1
+
+
 def test_another_window_clerk_or_organisation_is_refused(session):
     hall, clerk, citizen = hall_and_holder(session)
     other_clerk = builders.create_person(session, org=hall, role="clerk")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from openzone.core.consent import domain
+
+# The registry's own patterns (resource kinds and purposes, field names), so malformed names are refused as input.
+CODE_PATTERN = domain.CODE_RE.pattern
+FIELD_PATTERN = domain.FIELD_RE.pattern
 
 
 class ScopeLineIn(BaseModel):
@@ -101,10 +107,10 @@ class RedeemIn(Place):
 class UseIn(Place):
     """Ask the gate for one retrieval under a named grant."""
 
-    resource_kind: str = Field(max_length=64)
-    resource_id: str = Field(max_length=128)
-    fields: list[str] = Field(min_length=1, max_length=64)
-    purpose: str = Field(max_length=64)
+    resource_kind: str = Field(max_length=64, pattern=CODE_PATTERN)
+    resource_id: str = Field(min_length=1, max_length=128)
+    fields: list[Annotated[str, Field(max_length=64, pattern=FIELD_PATTERN)]] = Field(min_length=1, max_length=64)
+    purpose: str = Field(max_length=64, pattern=CODE_PATTERN)
 
 
 class UseOut(BaseModel):

@@ -702,7 +702,9 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
     if holder is None and grant_id is None:
         raise ValueError("require_grant needs a holder or a grant id")
     now = utcnow()
-    ask = domain.Request(requester, resource_kind, str(resource_id), fields_t, purpose)
+    resource_id = str(resource_id)
+    well_formed = _well_formed(resource_kind, resource_id, fields_t, purpose)
+    ask = domain.Request(requester, resource_kind, resource_id, fields_t, purpose)
     params: dict[str, Any] = {"grant_id": grant_id} if grant_id is not None else {"org_id": requester.org_id}
     if holder is not None:
         params.update(holder_kind=holder.kind.value, holder_id=holder.id)
@@ -710,20 +712,41 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
     naming = [g for g in candidates if any(line["kind"] == resource_kind for line in g.scope)]
     outcomes: list[tuple[Grant, Reason]] = []
     for grant in naming or candidates:
-        reason = domain.check(_facts(session, grant, now), ask, now)
+        reason = domain.check(_facts(session, grant, now), ask, now) if well_formed else Reason.SCOPE
         if reason is None:
             return _allow(session, grant, ask, now)
         outcomes.append((grant, reason))
     draft = AccessDraft(action=Action.USE, outcome=Outcome.REFUSED, requester=requester, at=now, holder=holder,
-                        resource_kind=resource_kind, resource_id=str(resource_id), fields=fields_t, purpose=purpose)
+                        resource_kind=resource_kind, resource_id=resource_id, fields=fields_t, purpose=purpose)
+    if not well_formed:
+        # Only what a grant could name goes into the record: a field name of 9,000 characters made the ledger
+        # refuse the entry, and the refusal went unrecorded.
+        draft.resource_kind = resource_kind if _is_code(resource_kind) else None
+        draft.resource_id = resource_id if 1 <= len(resource_id) <= domain.MAX_RESOURCE_ID else None
+        draft.fields = tuple(f for f in fields_t if _is_field(f))[:domain.MAX_FIELDS]
+        draft.purpose = purpose if _is_code(purpose) else None
     if outcomes:
         grant, reason = max(outcomes, key=lambda o: domain.REASON_RANK.get(o[1], 0))
         draft.grant_id = grant.id
         draft.holder = holder_of(grant)
         draft.holder_commitment = grant.holder_commitment
     else:
-        reason = Reason.MISSING
+        reason = Reason.MISSING if well_formed else Reason.SCOPE
     raise _refuse(session, [draft], reason)
+
+
+def _is_code(value: object) -> bool:
+    return isinstance(value, str) and domain.CODE_RE.fullmatch(value) is not None
+
+
+def _is_field(value: object) -> bool:
+    return isinstance(value, str) and domain.FIELD_RE.fullmatch(value) is not None
+
+
+def _well_formed(resource_kind: str, resource_id: str, fields: tuple[str, ...], purpose: str) -> bool:
+    """Say whether a request names a kind, fields and a purpose a grant could hold (the registry's own patterns)."""
+    return (_is_code(resource_kind) and _is_code(purpose) and 1 <= len(resource_id) <= domain.MAX_RESOURCE_ID
+            and 1 <= len(fields) <= domain.MAX_FIELDS and all(_is_field(f) for f in fields))
 
 
 def _allow(session: Session, grant: Grant, ask: domain.Request, now: dt.datetime) -> Permit:
