@@ -177,6 +177,14 @@ def test_denials_anonymous_wrong_scope_wrong_org_and_bad_input(client):
     assert bad.status_code == 404
     forged = client.post("/api/v1/consent/redeem", headers=writer, json={"token": "forged"})
     assert forged.status_code == 403 and forged.json()["type"] == "/problems/presentation-invalid"
+    asked = {"holder": {"person_id": str(_citizen().id)}, "scope": [{"kind": KIND, "fields": ["name"]}],
+             "purpose": "service-window"}
+    for times in ({"valid_from": "9999-12-31T00:00:00Z"}, {"valid_from": "0001-01-01T00:00:00+05:00"},
+                  {"valid_from": "0001-01-01T12:00:00+00:00", "valid_until": "0001-01-02T00:00:00+05:00"},
+                  {"valid_until": "9999-12-31T23:59:59-05:00"}, {"valid_until": "2030-01-01T00:00:00"}):
+        refused = client.post("/api/v1/consent/requests", headers=writer, json=asked | times)
+        assert refused.status_code == 422, (times, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
     grant_id = _give(_citizen().id, bank.id)
     for use in ({"fields": ["name", "x" * 9000]}, {"fields": ["Name"]}, {"resource_kind": "a" * 65},
                 {"purpose": "service-window\n"}, {"resource_id": ""}):

@@ -84,6 +84,15 @@ def test_items_fields_and_purposes_outside_the_scope_are_refused(session):
     assert _use(session, requester, citizen).uses == 1
 
 
+def test_terms_outside_the_calendar_are_invalid_input_not_an_error(session):
+    for bad in ({"days": 999_999_999}, {"days": 0}, {"valid_from": dt.datetime(9999, 12, 31, tzinfo=dt.UTC)},
+                {"valid_from": dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))},
+                {"valid_from": utcnow() + dt.timedelta(days=1200)}):
+        with pytest.raises(ValidationFailed):
+            terms(**bad)
+    assert terms(valid_from=utcnow() + dt.timedelta(days=30), days=10).valid_until > utcnow()
+
+
 def test_malformed_kinds_fields_and_purposes_are_refused_as_scope_and_kept_out_of_the_ledger(session):
     hall, clerk, citizen = hall_and_holder(session)
     grant = give(session, citizen, hall, use_mode="count", max_uses=5)

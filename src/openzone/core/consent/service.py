@@ -410,13 +410,28 @@ def check_terms(*, scope: object, purpose: str, purpose_text: str = "", reason: 
     purpose_text = domain.check_text(purpose_text, "purpose_text", problems)
     reason = domain.check_text(reason, "reason", problems)
     start = valid_from or now
-    if valid_until is None:
-        valid_until = start + dt.timedelta(days=days if days is not None else 1)
-    if start.tzinfo is None or valid_until.tzinfo is None:
+    span = dt.timedelta(days=domain.MAX_DAYS)
+    if days is not None and not (isinstance(days, int) and 1 <= days <= domain.MAX_DAYS):
+        # Checked before any date arithmetic: a day count past datetime's range raised OverflowError.
+        problems.add("valid_until", "range", f"有效天数须在1到{domain.MAX_DAYS}之间",
+                     f"The number of days must be between 1 and {domain.MAX_DAYS}")
+        days = 1
+    if start.tzinfo is None or (valid_until is not None and valid_until.tzinfo is None):
         problems.add("valid_until", "timezone", "时间须带时区", "Times must carry a time zone")
-    elif not start < valid_until <= start + dt.timedelta(days=domain.MAX_DAYS):
-        problems.add("valid_until", "range", f"有效期须在开始之后且不超过{domain.MAX_DAYS}天",
-                     f"The end must follow the start by at most {domain.MAX_DAYS} days")
+    elif not now - span <= start <= now + span:
+        # Also keeps start + MAX_DAYS inside datetime's range (year 9999 raised OverflowError).
+        problems.add("valid_from", "range", f"开始时间须在前后{domain.MAX_DAYS}天之内",
+                     f"The start must be within {domain.MAX_DAYS} days of now")
+    else:
+        if valid_until is None:
+            valid_until = start + dt.timedelta(days=days if days is not None else 1)
+        try:
+            in_range = start < valid_until <= start + span
+        except OverflowError:  # an end of year 1 or 9999 with a far offset
+            in_range = False
+        if not in_range:
+            problems.add("valid_until", "range", f"有效期须在开始之后且不超过{domain.MAX_DAYS}天",
+                         f"The end must follow the start by at most {domain.MAX_DAYS} days")
     try:
         mode = UseMode(use_mode)
     except ValueError:
