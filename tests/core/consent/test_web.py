@@ -61,6 +61,22 @@ def test_the_form_keeps_answers_and_says_what_is_wrong(client):
     assert response.status_code == 422 and "请至少选择一项授权范围" in response.text and "保留的说明" in response.text
 
 
+def test_odd_numbers_and_a_bad_hall_get_a_message_not_an_error_page(app):
+    client = TestClient(app, raise_server_exceptions=False)
+    _person, token = _holder(client)
+    hall = helpers.committed(lambda s: builders.create_org(s, kind="service_hall"))
+    cases = [{"days": "²"}, {"days": "999999999"}, {"days": "9999999999"}, {"days": "0"},
+             {"data_life_days": "99999999999999999999999"}, {"data_life_days": "٣"},
+             {"use_mode": "count", "max_uses": "99999999999999999999"}, {"hall": "bad hall"}, {"window": "-x"}]
+    for case in cases:
+        for path in ("/consent/new", "/consent/new/confirm"):
+            response = client.post(path, data=_grant_form(hall.id, **case) | {"csrf_token": token}, headers=HTML,
+                                   follow_redirects=False)
+            assert response.status_code == 422, (path, case, response.status_code)
+            assert "govuk-error-summary" in response.text
+    assert helpers.committed(lambda s: consent.grants_of(s, [consent.Holder.person(_person.id)])) == []
+
+
 def test_a_short_code_is_redeemed_by_the_clerk_and_appears_in_the_history_with_a_receipt(client, app):
     person, token = _holder(client)
     clerk, hall = helpers.make_user("clerk", kind="service_hall")

@@ -93,14 +93,23 @@ def _read_form(principal: Principal, values: dict) -> tuple[Holder, domain.Bindi
 
     def number(name: str) -> int | None:
         raw = str(values.get(name) or "").strip()
-        return int(raw) if raw.isdigit() else None
+        if not raw:
+            return None
+        # ASCII digits only ("²".isdigit() is true, and int() refuses it), and few enough to be a count; anything
+        # else is -1, which every range check refuses with a message.
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else -1
 
     terms = service.check_terms(
         scope=[{"kind": k, "id": resource_id, "fields": f} for k, f in scope.items()], purpose=values["purpose"],
         purpose_text=values["purpose_text"], days=number("days") or 0, use_mode=values["use_mode"],
         max_uses=number("max_uses"), frequency=values.get("frequency") or None,
         frequency_uses=number("frequency_uses"), data_life_days=number("data_life_days") or 0)
-    return holder, domain.Binding(org_id, values["hall"] or None, values["window"] or None), terms
+    problems = domain.Problems()
+    # The preview checks the hall and window as the confirmation will, so no page accepts what the next refuses.
+    hall = domain.check_place(values["hall"], "hall", problems)
+    window = domain.check_place(values["window"], "window", problems)
+    service.raise_problems(problems)
+    return holder, domain.Binding(org_id, hall, window), terms
 
 
 def _values(holder: str, requester: str, hall: str, window: str, items: list[str], resource_id: str, purpose: str,
