@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 
 from openzone.core import consent, ledger
+from openzone.core.consent import web
 from tests import builders, helpers
 from tests.core.consent.conftest import KIND, terms
 
@@ -75,6 +77,28 @@ def test_odd_numbers_and_a_bad_hall_get_a_message_not_an_error_page(app):
             assert response.status_code == 422, (path, case, response.status_code)
             assert "govuk-error-summary" in response.text
     assert helpers.committed(lambda s: consent.grants_of(s, [consent.Holder.person(_person.id)])) == []
+
+
+def test_the_history_pages_through_every_access_of_every_kind(client):
+    person, _token = _holder(client)
+    holder = consent.Holder.person(person.id)
+    hall = helpers.committed(lambda s: builders.create_org(s, kind="service_hall"))
+
+    def refuse(session, count, kind=KIND):
+        for _ in range(count):
+            with pytest.raises(consent.Refused):
+                consent.require_grant(session, requester=consent.Requester(hall.id), holder=holder, resource_kind=kind,
+                                      resource_id="L1", fields=["name"], purpose="service-window")
+
+    helpers.committed(lambda s: refuse(s, 1, kind="Not A Kind"))  # the oldest, and of no kind
+    helpers.committed(lambda s: refuse(s, web.HISTORY_PAGE))
+    first = client.get("/consent/history", headers=HTML)
+    assert first.status_code == 200 and first.text.count('<tr class="govuk-table__row">') == web.HISTORY_PAGE + 1
+    older = re.search(r'id="history-older" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = client.get(older, headers=HTML)
+    assert second.status_code == 200 and second.text.count('<tr class="govuk-table__row">') == 2
+    assert 'id="history-older"' not in second.text and 'href="/consent/history"' in second.text
+    assert "超出授权范围或用途" in second.text  # the malformed request, refused as out of scope
 
 
 def test_a_short_code_is_redeemed_by_the_clerk_and_appears_in_the_history_with_a_receipt(client, app):

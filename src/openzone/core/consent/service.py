@@ -632,13 +632,18 @@ def history(session: Session, holder: Holder, *, limit: int = 500) -> list[Acces
                                 .order_by(Access.at.desc(), Access.id.desc()).limit(limit)))
 
 
-def history_page(session: Session, holders: Iterable[Holder], *, resource_kind: str, cursor: str | None = None,
-                 limit: int = 100) -> Page:
-    """Page through the holders' access records of one resource kind, newest first (UUIDv7 ids follow time)."""
+def history_page(session: Session, holders: Iterable[Holder], *, resource_kind: str | None = None,
+                 cursor: str | None = None, limit: int = 100) -> Page:
+    """Page through the holders' access records (of one resource kind, or all), newest first (UUIDv7 ids follow time).
+
+    Without a kind the page holds every record, presentation tries and refusals that named no kind included.
+    """
     clauses = [(Access.holder_kind == h.kind.value) & (Access.holder_id == h.id) for h in holders]
     if not clauses:
         return Page([], None)
-    stmt = select(Access).where(or_(*clauses), Access.resource_kind == resource_kind)
+    stmt = select(Access).where(or_(*clauses))
+    if resource_kind is not None:
+        stmt = stmt.where(Access.resource_kind == resource_kind)
     return paginate(session, stmt, Access.id, cursor=cursor, limit=limit, convert=uuid.UUID, descending=True)
 
 

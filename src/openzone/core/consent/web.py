@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from openzone.web import add_template_dir, form_errors, render
 add_template_dir(Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 HOLDER = identity.signed_in()
+HISTORY_PAGE = 100  # access records per page of the history
 
 
 def holders_of(principal: Principal) -> list[Holder]:
@@ -242,12 +243,15 @@ def _integrated(session: Session, leaves: list[bytes | None]) -> set[bytes]:
 
 
 @router.get("/consent/history")
-def my_history(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
-    """List every access to the person's (and their organisations') data, allowed or refused, with ledger receipts."""
-    rows: list[Access] = []
-    for holder in holders_of(principal):
-        rows.extend(service.history(session, holder))
-    rows.sort(key=lambda a: (a.at, a.id), reverse=True)
+def my_history(request: Request, cursor: str | None = Query(None, max_length=200),
+               principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+    """List every access to the person's (and their organisations') data, allowed or refused, with ledger receipts.
+
+    A page at a time, newest first: one list of the newest 500 hid every older access from the holder.
+    """
+    page = service.history_page(session, holders_of(principal), cursor=cursor, limit=HISTORY_PAGE)
+    rows: list[Access] = page.items
     names = {o.id: o for o in service.organisations(session, {a.requester_org_id for a in rows})}
     return render(request, "consent/history.html", _labels(session, principal) | {
-        "rows": rows, "orgs": names, "receipts": _integrated(session, [a.leaf_hash for a in rows])})
+        "rows": rows, "orgs": names, "receipts": _integrated(session, [a.leaf_hash for a in rows]),
+        "next_cursor": page.next_cursor, "first_page": not cursor})
