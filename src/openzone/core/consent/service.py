@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import Depends
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
@@ -250,12 +250,12 @@ class TryCount:
 def _count_try(session: Session, attempt: TryCount) -> bool:
     """Count a wrong try atomically and lock the code at the limit; return whether it is now locked."""
     limit = get_consent_settings().code_max_tries
-    session.execute(update(Presentation).where(Presentation.id == attempt.presentation_id)
-                    .values(attempts=Presentation.attempts + 1))
+    # One conditional statement counts and locks: a try replayed after another request's counted none past the limit.
+    session.execute(update(Presentation).where(Presentation.id == attempt.presentation_id,
+                                               Presentation.locked_at.is_(None), Presentation.attempts < limit)
+                    .values(attempts=Presentation.attempts + 1,
+                            locked_at=case((Presentation.attempts + 1 >= limit, utcnow()), else_=None)))
     row = session.get(Presentation, attempt.presentation_id, populate_existing=True)
-    if row is not None and row.attempts >= limit and row.locked_at is None:
-        row.locked_at = utcnow()
-    session.flush()
     return row is not None and row.locked_at is not None
 
 
