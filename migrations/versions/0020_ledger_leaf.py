@@ -24,14 +24,17 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
+# A statement-level trigger with a transition table: one INSERT … SELECT per COPY or INSERT statement. A row-level one
+# cost about 8 us of server time per entry (ledger_bench, PostgreSQL 15).
 _TRIGGER = """
 CREATE FUNCTION ledger_entry_queue() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO ledger_queue (seq) VALUES (NEW.seq);
+    INSERT INTO ledger_queue (seq) SELECT seq FROM recorded;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER ledger_entry_queue AFTER INSERT ON ledger_entry FOR EACH ROW EXECUTE FUNCTION ledger_entry_queue();
+CREATE TRIGGER ledger_entry_queue AFTER INSERT ON ledger_entry REFERENCING NEW TABLE AS recorded
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_queue();
 """
 
 
