@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from sqlalchemy import select
@@ -193,3 +194,40 @@ def test_denials_anonymous_wrong_scope_wrong_org_and_bad_input(client):
         assert refused.status_code == 422, (use, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
 
+
+
+def test_wrong_codes_sent_at_once_lock_the_code_after_exactly_five_tries(client):
+    # Eight requests at once, each with wrong codes: every try is counted before another request reads the code, so
+    # exactly five are checked against it (the fifth locks it), and the right code is refused afterwards. A refused
+    # request used to be rolled back and its try written again later, and requests queued on the lock slipped in.
+    _clerk_person, hall, headers = _clerk(client)
+    citizen = _citizen()
+    grant_id = _give(citizen.id, hall.id)
+    shown = helpers.committed(lambda s: consent.present_code(s, grant_id, holders=[consent.Holder.person(citizen.id)],
+                                                             window="B03"))
+    code, presentation_id = shown.secret, shown.presentation.id
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def guess(worker: int) -> None:
+        start.wait()
+        for attempt in range(3):
+            wrong = f"{(int(code) + 1 + worker * 10 + attempt) % 10**8:08d}"
+            response = client.post("/api/v1/consent/redeem", json={"code": wrong, "window": "B03"}, headers=headers)
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(set(statuses)) == [403] and len(statuses) == 24
+    row = helpers.committed(lambda s: s.get(consent.Presentation, presentation_id))
+    assert row.attempts == 5 and row.locked_at is not None
+    response = client.post("/api/v1/consent/redeem", json={"code": code, "window": "B03"}, headers=headers)
+    assert response.status_code == 429 and response.json()["type"] == "/problems/presentation-locked"
+    tries = helpers.committed(lambda s: list(s.scalars(select(consent.Access.reason).where(
+        consent.Access.presentation_id == presentation_id))))
+    # Five wrong tries against the live code (the fifth locks it), then the right code refused as locked; the tries
+    # after the lock matched no live code and are kept without it.
+    assert sorted(tries) == ["presentation-invalid"] * 4 + ["presentation-locked"] * 2

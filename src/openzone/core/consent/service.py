@@ -1000,7 +1000,24 @@ def _redeem_code(session: Session, requester: Requester, code: str, now: dt.date
         drafts.append(_try_draft(requester, now, grant, row, Outcome.REFUSED, reason))
     if not drafts:
         drafts.append(_try_draft(requester, now, None, None, Outcome.REFUSED, Reason.PRESENTATION_INVALID))
-    raise _refuse(session, drafts, Reason.PRESENTATION_INVALID, tries=[TryCount(row.id) for row in live])
+    refused = _refuse(session, drafts, Reason.PRESENTATION_INVALID, tries=[TryCount(row.id) for row in live])
+    _commit_tries(session)
+    raise refused
+
+
+def _commit_tries(session: Session) -> None:
+    """Commit a wrong try (and its refusal) while this transaction still holds the window's codes.
+
+    Under request_session and keeping_refusals a failed request was rolled back and its try written again afterwards:
+    in between, a request waiting on the rows (PostgreSQL) or on the write lock (SQLite) had its code checked against
+    a count without that try, so a burst of wrong codes got more than five checked. Committing here counts the try
+    before anything else can read the code. Redeeming is the first write of the routes that call it (they look the
+    caller and the application up first); a session without the stash (a caller's own transaction) is left alone.
+    """
+    stash = session.info.get(STASH)
+    if stash:
+        session.commit()
+        stash.clear()  # written for good: nothing to write again after the rollback
 
 
 # --- copies and their data-life (PIPL art. 19: keep no longer than the purpose needs) --------------------------
