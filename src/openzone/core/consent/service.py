@@ -1061,9 +1061,9 @@ def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_
         access = None
     if access is None:
         raise Forbidden("没有经授权的取用记录，不能保存副本", "No allowed retrieval under this grant to copy")
-    # Read under lock, not from the caller's object: a revocation committed since the retrieval ends the copying.
-    status = session.scalar(select(Grant.status).where(Grant.id == grant.id).with_for_update())
-    if status == Status.REVOKED.value:
+    # The caller's grant is the one the gate locked in this transaction (or read in it), so its status is current; a
+    # further locked read cost a statement on every retrieval.
+    if grant.status == Status.REVOKED.value:
         raise Forbidden("此授权已被撤销，不能再保存副本", "The grant was revoked; no copy may be kept now")
     # The data-life runs from the retrieval, not from the saving: saving again must not make the copy live longer.
     delete_after = access.at + dt.timedelta(days=grant.data_life_days)
