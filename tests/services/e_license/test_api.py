@@ -132,6 +132,18 @@ def _qr(site, grant_id) -> str:
                                                           holders=[consent.Holder.person(site.holder_id)]).qr_payload)
 
 
+def _presented(app, site, matter: str):
+    """Have the holder authorise the hall, and the clerk open an application for a matter and scan the holder's QR."""
+    holder, hcsrf = _signed_in(app, site.holder_email)
+    grant = _authorise(holder, hcsrf, site)
+    clerk, ccsrf = _signed_in(app, site.clerk_email)
+    h = {"x-csrf-token": ccsrf}
+    application = clerk.post(f"{API}/applications", json={"matter": matter}, headers=h).json()
+    clerk.post(f"{API}/applications/{application['id']}/presentations", json={"token": _qr(site, grant["id"])},
+               headers=h)
+    return holder, hcsrf, grant, clerk, h, application
+
+
 def test_the_window_flow_and_the_holders_receipts_verify_offline(app, client, site):
     holder, hcsrf = _signed_in(app, site.holder_email)
     grant = _authorise(holder, hcsrf, site)
@@ -168,13 +180,7 @@ def test_the_window_flow_and_the_holders_receipts_verify_offline(app, client, si
 
 
 def test_refusals_are_clear_and_logged(app, client, site):
-    holder, hcsrf = _signed_in(app, site.holder_email)
-    grant = _authorise(holder, hcsrf, site)
-    clerk, ccsrf = _signed_in(app, site.clerk_email)
-    h = {"x-csrf-token": ccsrf}
-    application = clerk.post(f"{API}/applications", json={"matter": "M001"}, headers=h).json()
-    clerk.post(f"{API}/applications/{application['id']}/presentations", json={"token": _qr(site, grant["id"])},
-               headers=h)
+    holder, hcsrf, grant, clerk, h, application = _presented(app, site, "M001")
     refused = clerk.post(f"{API}/applications/{application['id']}/retrievals",
                          json={"license_id": str(site.id_card_id)}, headers=h)
     assert refused.status_code == 403 and refused.json()["type"].endswith("grant-scope")

@@ -13,7 +13,7 @@ from openzone.core import consent
 from openzone.services.e_license import service
 from tests import builders, helpers
 from tests.services.e_license.builders import authorise, build_world, id_card_fields
-from tests.services.e_license.test_api import API, _authorise, _bearer, _new_id_card, _qr, _signed_in
+from tests.services.e_license.test_api import API, _bearer, _new_id_card, _presented, _signed_in
 
 
 @pytest.fixture
@@ -110,13 +110,7 @@ def test_a_second_holders_code_cannot_take_over_an_application(session):
 
 
 def test_a_revoked_grant_shows_the_clerk_nothing_more(app, lenient, site):
-    holder, hcsrf = _signed_in(app, site.holder_email)
-    grant = _authorise(holder, hcsrf, site)
-    clerk, ccsrf = _signed_in(app, site.clerk_email)
-    h = {"x-csrf-token": ccsrf}
-    application = clerk.post(f"{API}/applications", json={"matter": "M007"}, headers=h).json()
-    clerk.post(f"{API}/applications/{application['id']}/presentations", json={"token": _qr(site, grant["id"])},
-               headers=h)
+    holder, hcsrf, grant, clerk, h, application = _presented(app, site, "M007")
     assert len(clerk.get(f"{API}/applications/{application['id']}", headers=h).json()["allowed"]) == 2
     assert holder.post(f"{API}/me/grants/{grant['id']}/revoke", headers={"x-csrf-token": hcsrf}).status_code == 200
     assert lenient.post(f"{API}/licenses/{site.marriage_id}/suspend", json={"reason": "涉嫌伪造，公安立案调查"},
@@ -158,7 +152,7 @@ def test_the_access_history_pages_through_every_access(session):
     session.flush()
     seen, cursor = [], None
     while True:
-        lines, cursor = service.access_history(session, world.holder_ref, cursor=cursor, limit=3)
+        lines, cursor = service.access_history(session, [world.holder_ref], cursor=cursor, limit=3)
         seen += [line.access.id for line in lines]
         if cursor is None:
             break

@@ -163,7 +163,7 @@ def test_the_holders_history_equals_the_retrievals_on_the_ledger(session):
     _, app = _at_window(session, world)
     for item in service.allowed_items(session, app):
         service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=item.license.id)
-    history, _ = service.access_history(session, world.holder_ref)
+    history, _ = service.access_history(session, [world.holder_ref])
     uses = {line.access.leaf_hash for line in history if line.access.action == "use"}
     holder_value = consent.holder_value(world.holder_ref)
     on_ledger = set()

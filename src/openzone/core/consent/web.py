@@ -174,7 +174,7 @@ def _grant_context(session: Session, principal: Principal, grant: Grant) -> dict
     return _labels(session, principal) | {
         "grant": grant, "status": service.status_of(grant), "holder": holder,
         "preview": service.preview(session, holder=holder, scope=service.scope_of(grant)),
-        "receipts": _integrated(session, [grant.created_leaf, grant.ended_leaf]), "errors": [], "form": {}}
+        "receipts": ledger.integrated_leaves(session, [grant.created_leaf, grant.ended_leaf]), "errors": [], "form": {}}
 
 
 @router.get("/consent/grants/{grant_id}")
@@ -238,10 +238,6 @@ def show_code(grant_id: uuid.UUID, request: Request, window: str = Form(""), pri
         "tries": get_consent_settings().code_max_tries})
 
 
-def _integrated(session: Session, leaves: list[bytes | None]) -> set[bytes]:
-    return ledger.integrated_leaves(session, [bytes(leaf) for leaf in leaves if leaf])
-
-
 @router.get("/consent/history")
 def my_history(request: Request, cursor: str | None = Query(None, max_length=200),
                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
@@ -253,5 +249,5 @@ def my_history(request: Request, cursor: str | None = Query(None, max_length=200
     rows: list[Access] = page.items
     names = {o.id: o for o in service.organisations(session, {a.requester_org_id for a in rows})}
     return render(request, "consent/history.html", _labels(session, principal) | {
-        "rows": rows, "orgs": names, "receipts": _integrated(session, [a.leaf_hash for a in rows]),
+        "rows": rows, "orgs": names, "receipts": ledger.integrated_leaves(session, [a.leaf_hash for a in rows]),
         "next_cursor": page.next_cursor, "first_page": not cursor})

@@ -694,8 +694,11 @@ def entry_by_leaf_hash(session: Session, leaf_hash: bytes) -> Entry | None:
                           .order_by(Leaf.leaf_index).limit(1))
 
 
-def integrated_leaves(session: Session, leaf_hashes: Iterable[bytes]) -> set[bytes]:
-    """Return which of these RFC 9162 leaf hashes belong to integrated entries (the ones a receipt exists for)."""
+def integrated_leaves(session: Session, leaf_hashes: Iterable[bytes | None]) -> set[bytes]:
+    """Return which of these RFC 9162 leaf hashes belong to integrated entries (the ones a receipt exists for).
+
+    None (a record without an entry) and anything not 32 bytes long are skipped.
+    """
     wanted = {bytes(h) for h in leaf_hashes if h is not None and len(h) == merkle.HASH_SIZE}
     if not wanted:
         return set()

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.orm import Session
 
-from openzone.core import consent, idempotency, identity
+from openzone.core import consent, idempotency, identity, ledger
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import ValidationFailed
@@ -280,8 +280,8 @@ def my_accesses(cursor: str | None = Query(None, max_length=200), limit: int = Q
                 principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
     """Page through every access to the caller's e-licenses, newest first, allowed or refused, with receipt links once
     integrated; follow next_cursor for older ones."""
-    lines, next_cursor = service.access_history(session, _me(principal), cursor=cursor, limit=limit)
-    ready = service.integrated(session, [line.access.leaf_hash for line in lines])
+    lines, next_cursor = service.access_history(session, [_me(principal)], cursor=cursor, limit=limit)
+    ready = ledger.integrated_leaves(session, [line.access.leaf_hash for line in lines])
     return schemas.AccessPage(next_cursor=next_cursor, items=[schemas.AccessOut(
         id=line.access.id, at=line.access.at, requester=line.org_name, hall=line.access.hall,
         window=line.access.window, clerk=line.access.clerk_id is not None, action=line.access.action,

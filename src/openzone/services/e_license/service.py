@@ -818,12 +818,10 @@ def allowed_items(session: Session, app: Application) -> list[AllowedItem]:
     active = consent.status_of(grant) is consent.Status.ACTIVE
     out = []
     for line in grant.scope:
-        if line["kind"] != KIND or not (active or _line_license_id(line) in attached):
+        license_id = _line_license_id(line) if line["kind"] == KIND else None
+        if license_id is None or not (active or license_id in attached):
             continue
-        try:
-            lic = session.get(License, uuid.UUID(line["id"]))
-        except ValueError:
-            lic = None
+        lic = session.get(License, license_id)
         if lic is None:
             continue
         materials = tuple(mat.code for mat in m.materials if lic.type_code in mat.replaced_by)
@@ -967,12 +965,11 @@ class AccessLine:
     license: License | None
 
 
-def access_history(session: Session, holders: consent.Holder | Sequence[consent.Holder], *,
+def access_history(session: Session, holders: Sequence[consent.Holder], *,
                    cursor: str | None = None, limit: int = 100) -> tuple[list[AccessLine], str | None]:
     """Return a page of the gate calls on the holders' e-licenses, newest first as consent recorded them, and the
     cursor of the next page (None on the last)."""
-    page = consent.history_page(session, [holders] if isinstance(holders, consent.Holder) else holders,
-                                resource_kind=KIND, cursor=cursor, limit=limit)
+    page = consent.history_page(session, holders, resource_kind=KIND, cursor=cursor, limit=limit)
     rows = page.items
     orgs = {o.id: o.name for o in identity.organisations(session, {a.requester_org_id for a in rows})}
     matters = domain.catalogue().matters
@@ -1033,11 +1030,6 @@ def statistics(session: Session) -> Statistics:
                       sum(hall_mat.values()), apps,
                       sorted(((h, hall_ret[h], hall_mat[h]) for h in hall_ret), key=lambda r: -r[1]),
                       sorted((m, month_ret[m], month_mat[m]) for m in month_ret))
-
-
-def integrated(session: Session, leaves: Iterable[bytes | None]) -> set[bytes]:
-    """Return which of the leaf hashes are already in the signed log, so their receipts can be served."""
-    return ledger.integrated_leaves(session, [bytes(leaf) for leaf in leaves if leaf])
 
 
 def e_license_grants(session: Session, holder: consent.Holder) -> list[consent.Grant]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from openzone.core import consent, identity
+from openzone.core import consent, identity, ledger
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import Problem
@@ -236,7 +236,7 @@ def history(request: Request, cursor: str | None = Query(None, max_length=200), 
     lines, next_cursor = service.access_history(session, holders_of(principal), cursor=cursor, limit=100)
     return render(request, "e_license/history.html", _common() | {
         "lines": lines, "next_cursor": next_cursor, "first_page": not cursor,
-        "receipts": service.integrated(session, [x.access.leaf_hash for x in lines]),
+        "receipts": ledger.integrated_leaves(session, [x.access.leaf_hash for x in lines]),
         "reason_labels": {cls.type: (cls.title, cls.title_en) for cls in consent.REFUSALS.values()}})
 
 
