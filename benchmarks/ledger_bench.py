@@ -134,7 +134,7 @@ def append_run(dbs: Databases, count: int, batch: int) -> float:
     return count / elapsed
 
 
-def live_run(dbs: Databases, count: int, batch: int) -> dict[str, float]:
+def live_run(dbs: Databases, count: int, batch: int, delay: float = 0.25) -> dict[str, float]:
     """Record count entries while `openzone ledger integrate --loop` runs beside; stop when a checkpoint covers them.
 
     This is the deployed arrangement: the integrator is its own process and signs a checkpoint for whatever is
@@ -144,7 +144,7 @@ def live_run(dbs: Databases, count: int, batch: int) -> dict[str, float]:
     _integrate_all()
     env = {**os.environ, "OPENZONE_DATABASE_URL": url}
     integrator = subprocess.Popen([sys.executable, "-m", "openzone.cli", "ledger", "integrate", "--loop",
-                                   "--batch", "100000", "--delay", "0.05"], env=env,
+                                   "--batch", "100000", "--delay", str(delay)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     def covered(size: int) -> None:
         while True:
@@ -346,6 +346,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                         help="skip the in-memory proof trees, pymerkle and the SHA-256 ceiling (they do not use the database)")
     parser.add_argument("--live", action="store_true",
                         help="also append with `openzone ledger integrate --loop` running beside as its own process")
+    parser.add_argument("--live-delay", type=float, default=0.25,
+                        help="the integrator's --delay in --live runs (seconds it sleeps once nothing is pending)")
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="only profile one append run of N entries with cProfile and print where the time goes")
     args = parser.parse_args(argv)
@@ -385,7 +387,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         if args.live:
             live = {}
             for n in sizes:
-                results = [live_run(dbs, n, args.batch) for _ in range(runs)]
+                results = [live_run(dbs, n, args.batch, args.live_delay) for _ in range(runs)]
                 rates = [r["per_s"] for r in results]
                 live[n] = {"median_per_s": _median(rates), "runs": results}
                 say(f"live   {n:>9,} entries, {args.batch}/tx, integrator beside: median {_median(rates):,.0f}/s  "

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from openzone.cli import app
 from openzone.config import get_settings
 from openzone.core import ledger
 from openzone.core.ledger import merkle, note
-from openzone.core.ledger.models import Tile
+from openzone.core.ledger.models import LogState, Tile
 from openzone.db import transaction
 from tests.core.ledger import scratch
 
@@ -38,6 +40,22 @@ def test_vkey_prints_the_log_verifier_key(log_db):
 def test_integrate_with_nothing_pending_changes_nothing(log_db):
     result = scratch.run_cli("ledger", "integrate", url=log_db)
     assert result.returncode == 0 and "0 entries integrated" in result.stdout and "checkpoint" not in result.stdout
+
+
+def test_an_idle_integrator_does_not_wait_for_the_writers(log_db):
+    # A writer holds the write lock (SQLite) or the log's state row (PostgreSQL) for longer than the busy timeout:
+    # with nothing pending the integrator only reads, so it finishes at once instead of waiting or failing.
+    with transaction(log_db) as session:
+        session.execute(select(LogState).with_for_update())
+        proc = scratch.cli("ledger", "integrate", url=log_db, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(timeout=8)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail("the idle integrator waited for the write lock")
+    assert proc.returncode == 0, err
+    assert "0 entries integrated" in out
 
 
 def test_export_tiles_writes_a_static_log_a_verifier_can_read(log_db, tmp_path):

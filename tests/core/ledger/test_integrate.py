@@ -207,6 +207,51 @@ def test_integrate_refuses_when_the_state_disagrees_with_the_newest_checkpoint(s
         ledger.integrate(session)
 
 
+def test_a_plan_made_beforehand_is_what_integrate_stores(session):
+    drain(session)
+    recorded = record(session, 300)
+    planned = ledger.plan(session)
+    assert len(planned.seqs) == 300 and planned.old_size == ledger.tree_size(session)
+    assert ledger.integrate(session, planned=planned) == 300
+    checkpoint = ledger.latest_checkpoint(session)
+    assert bytes(checkpoint.root) == merkle.root_from_leaves(all_leaves(session))
+    assert [ledger.entry_by_leaf_hash(session, r.leaf_hash).leaf_index for r in recorded] == list(
+        range(planned.old_size, planned.old_size + 300))
+    assert ledger.plan(session) is None
+
+
+def test_a_plan_is_checked_like_any_batch(session):
+    # A plan whose tiles rewrite a hash already signed is refused: integrate took the plan's tiles, and checked them.
+    drain(session)
+    record(session, 3)
+    size = drain(session).size
+    record(session, 2)
+    planned = ledger.plan(session)
+    last = (size - 1) // 256
+    tile = bytearray(planned.changed[(0, last)])
+    tile[((size - 1) % 256) * 32] ^= 1
+    forged = ledger.Plan(planned.old_size, planned.old_root, planned.seqs, {**planned.changed, (0, last): bytes(tile)})
+    with pytest.raises(ledger.LedgerInconsistent):
+        ledger.integrate(session, planned=forged)
+    assert ledger.tree_size(session) == size
+
+
+def test_a_stale_plan_is_worked_out_again(session):
+    # Another integration ran between the plan and integrate: the plan's tiles and entries are out of date.
+    drain(session)
+    first = record(session, 5)
+    planned = ledger.plan(session)
+    assert ledger.integrate(session, max_batch=2) == 2
+    second = record(session, 4)
+    assert ledger.integrate(session, planned=planned) == 7
+    indices = [ledger.entry_by_leaf_hash(session, r.leaf_hash).leaf_index for r in [*first, *second]]
+    assert len(set(indices)) == 9 and indices == sorted(indices)
+    assert bytes(ledger.latest_checkpoint(session).root) == merkle.root_from_leaves(all_leaves(session))
+    # A plan larger than the batch asked for is not taken whole either.
+    record(session, 4)
+    assert ledger.integrate(session, max_batch=3, planned=ledger.plan(session)) == 3
+
+
 def test_the_worker_job_integrates_pending_entries(session):
     assert "ledger.integrate" in jobs.registered_kinds()
     drain(session)

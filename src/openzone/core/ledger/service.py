@@ -21,6 +21,7 @@ from openzone.core import jobs
 from openzone.core.ledger import domain, merkle, note
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry, Opening
 from openzone.core.ledger.models import Entry, Leaf, LogState, PublishedCheckpoint, Queued, Salt, Tile
+from openzone.db import READ_ONLY, get_engine, transaction
 from openzone.kit.errors import ValidationFailed, problem
 from openzone.kit.time import utcnow
 
@@ -517,38 +518,113 @@ def _assign_indices(session: Session, seqs: list[int], old_size: int) -> None:
                                      f"Entries {first} to {last} stopped being pending during integration")
 
 
-def integrate(session: Session, *, max_batch: int | None = None) -> int:
-    """Sequence up to max_batch pending entries, update the tiles and sign a checkpoint; return how many were integrated.
-
-    Everything happens in the caller's transaction: if it does not commit, no index, tile or checkpoint exists, and
-    the next run integrates the same entries again. The first run on an empty log signs the size-0 checkpoint.
-    """
+def _batch_size(max_batch: int | None) -> int:
     max_batch = get_settings().ledger_batch_size if max_batch is None else max_batch
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or not 1 <= max_batch <= MAX_INTEGRATE_BATCH:
         raise ValidationFailed(f"批量条数须在 1 到 {MAX_INTEGRATE_BATCH} 之间",
                                f"max_batch must be between 1 and {MAX_INTEGRATE_BATCH}")
-    state = _lock_state(session)
-    latest = latest_checkpoint(session)
-    _check_state(state, latest)
+    return max_batch
+
+
+def _read_pending(session: Session, max_batch: int) -> list[tuple[int, bytes]]:
     # On the DBAPI cursor of the transaction's connection: SQLAlchemy's Row objects cost more than the SELECT itself.
     connection = session.connection()
     cursor = connection.connection.cursor()
     try:
         cursor.execute(_PENDING_SELECTS[connection.dialect.name], (max_batch,))
-        rows = cursor.fetchall()
+        return cursor.fetchall()
     finally:
         cursor.close()
-    if not rows and latest is not None:
-        return 0
-    old_size = state.size
-    seqs = [seq for seq, _ in rows]
-    # Both drivers return bytes for BLOB/bytea; append_leaves checks every hash's type and length.
-    leaves = [leaf for _, leaf in rows]
-    read = tile_reader(session)
-    new_size = old_size + len(leaves)
+
+
+def _extend(session: Session, old_size: int, leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
+    # The tiles that appending the leaves changes. Both drivers return bytes for BLOB/bytea; append_leaves checks
+    # every hash's type and length.
     try:
-        changed = merkle.append_leaves(old_size, leaves, read)
-        read.update(changed)
+        return merkle.append_leaves(old_size, leaves, tile_reader(session))
+    except merkle.MerkleError as exc:
+        raise LedgerInconsistent(f"无法从存储的瓦片计算新的树：{exc}",
+                                 f"The new tree cannot be computed from the stored tiles: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Hold a batch worked out without the log's lock: the tree it extends, its entries, and the tiles after.
+
+    integrate() takes it only if the log still has that size and root once locked; otherwise it works the batch out
+    again. Nothing in a plan is trusted beyond that: the entries must still be pending and the new tree must extend
+    the newest checkpoint, as without a plan.
+    """
+
+    old_size: int
+    old_root: bytes
+    seqs: list[int]
+    changed: dict[tuple[int, int], bytes]
+
+
+def plan(session: Session, *, max_batch: int | None = None) -> Plan | None:
+    """Work out the next batch in a read-only transaction: read the pending entries and tiles, hash; None if idle.
+
+    On SQLite a session whose connection only reads (db.READ_ONLY) does this beside the writers, so the integrator
+    then holds the write lock only to store the result (see plan_and_integrate).
+    """
+    max_batch = _batch_size(max_batch)
+    state = session.scalar(select(LogState).where(LogState.id == STATE_ID).execution_options(populate_existing=True))
+    if state is None:
+        return None
+    rows = _read_pending(session, max_batch)
+    if not rows:
+        return None
+    changed = _extend(session, state.size, [leaf for _, leaf in rows])
+    return Plan(state.size, bytes(state.root), [seq for seq, _ in rows], changed)
+
+
+def plan_and_integrate(max_batch: int | None = None) -> tuple[int, int]:
+    """Integrate one batch in two transactions, plan() reading beside the writers and then integrate() with the plan;
+    return how many entries were integrated and the tree size after.
+
+    This is what `openzone ledger integrate` runs. On SQLite every write transaction holds the database's single
+    write lock, and hashing a batch inside it made the writers wait for it (docs/performance.md, 2026-11-29 night).
+    """
+    max_batch = _batch_size(max_batch)
+    with Session(get_engine().execution_options(**{READ_ONLY: True})) as session, session.begin():
+        planned = plan(session, max_batch=max_batch)
+        latest = latest_checkpoint(session) if planned is None else None
+        if latest is not None:
+            # Idle: nothing to write, so no write lock either (the first run on an empty log signs size 0 below).
+            return 0, latest.size
+    with transaction() as session:
+        count = integrate(session, max_batch=max_batch, planned=planned)
+        return count, tree_size(session)
+
+
+def integrate(session: Session, *, max_batch: int | None = None, planned: Plan | None = None) -> int:
+    """Sequence up to max_batch pending entries, update the tiles and sign a checkpoint; return how many were integrated.
+
+    Everything happens in the caller's transaction: if it does not commit, no index, tile or checkpoint exists, and
+    the next run integrates the same entries again. The first run on an empty log signs the size-0 checkpoint. A
+    plan() made earlier is used if the log has not grown since; otherwise the batch is read and hashed here.
+    """
+    max_batch = _batch_size(max_batch)
+    state = _lock_state(session)
+    latest = latest_checkpoint(session)
+    _check_state(state, latest)
+    old_size = state.size
+    if (planned is not None and planned.old_size == old_size and planned.old_root == bytes(state.root)
+            and len(planned.seqs) <= max_batch):
+        # Since the plan, no integration committed (each one grows the size, and this transaction holds the lock):
+        # the tiles it read are still the stored ones and its entries still pending (_assign_indices checks).
+        seqs, changed = planned.seqs, planned.changed
+    else:
+        rows = _read_pending(session, max_batch)
+        if not rows and latest is not None:
+            return 0
+        seqs = [seq for seq, _ in rows]
+        changed = _extend(session, old_size, [leaf for _, leaf in rows])
+    new_size = old_size + len(seqs)
+    read = tile_reader(session)
+    read.update(changed)
+    try:
         root = merkle.tree_root(new_size, read)
     except merkle.MerkleError as exc:
         raise LedgerInconsistent(f"无法从存储的瓦片计算新的树：{exc}",
@@ -556,7 +632,7 @@ def integrate(session: Session, *, max_batch: int | None = None) -> int:
     if latest is not None:
         _check_extends(latest, new_size, root, read)
     now = utcnow()
-    if rows:
+    if seqs:
         _assign_indices(session, seqs, old_size)
         _write_tiles(session, old_size, changed)
     body = note.Checkpoint(log_origin(), new_size, root).body()
@@ -566,7 +642,7 @@ def integrate(session: Session, *, max_batch: int | None = None) -> int:
     state.size, state.root, state.updated_at = new_size, root, now
     session.flush()
     _expire_entries(session)
-    return len(rows)
+    return len(seqs)
 
 
 @jobs.handler("ledger.integrate", every=INTEGRATE_EVERY)
