@@ -56,6 +56,20 @@ _INSERTS = {
     "postgresql": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) "
                   "VALUES (%s, %s, %s, %s, %s)",
 }
+# 250 rows of 5 values: well under SQLite's 32,766 bound parameters (the default since 3.32).
+_SQLITE_CHUNK = 250
+_SQLITE_ROW = "(?, ?, ?, ?, ?)"
+_sqlite_inserts: dict[int, str] = {}
+
+
+def _sqlite_insert(count: int) -> str:
+    sql = _sqlite_inserts.get(count)
+    if sql is None:
+        sql = _sqlite_inserts.setdefault(count, _INSERTS["sqlite"].removesuffix(_SQLITE_ROW) +
+                                         ", ".join([_SQLITE_ROW] * count))
+    return sql
+
+
 _COPY = "COPY ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) FROM STDIN"
 # Entries waiting for the integrator: on SQLite those above the largest integrated seq (seq order is commit order
 # there), on PostgreSQL those in ledger_queue (models.Queued).
@@ -96,9 +110,15 @@ _LEAF_PREFIX = b"\x00"
 def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
     name = connection.dialect.name
     if name == "sqlite":
-        params: list[tuple] = [(kind, actor.hex if actor else None, body, leaf, key)
-                               for kind, actor, body, leaf, key in rows]
-        connection.exec_driver_sql(_INSERTS[name], params)
+        # One multi-row INSERT per _SQLITE_CHUNK rows: an executemany runs the statement once per row, and each run
+        # also updates sqlite_sequence (AUTOINCREMENT); 2.2 against 2.9 µs a row with its commit (bare sqlite3, 10^5
+        # rows of 1,000 per transaction). The statement text depends only on the row count, so it is cached.
+        for first in range(0, len(rows), _SQLITE_CHUNK):
+            chunk = rows[first:first + _SQLITE_CHUNK]
+            params: list = []
+            for kind, actor, body, leaf, key in chunk:
+                params += (kind, actor.hex if actor else None, body, leaf, key)
+            connection.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(params))
     elif name == "postgresql" and len(rows) > 1:
         # COPY streams the rows in one statement on the transaction's connection; executemany sent one INSERT each.
         cursor = connection.connection.cursor()
