@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, select
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Index, Integer, LargeBinary, String, Text, Uuid, select, text
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from openzone.db import Base, UTCDateTime, created_at
@@ -99,6 +99,9 @@ class PublishedCheckpoint(Base):
     """Keep every checkpoint the log signed, with the cosignature lines witnesses returned for it."""
 
     __tablename__ = "ledger_checkpoint"
+    # Receipts lead to the newest final checkpoint; most are not final (migration 0021).
+    __table_args__ = (Index("ix_ledger_checkpoint_final", "size", postgresql_where=text("final"),
+                            sqlite_where=text("final")),)
 
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary)

@@ -785,9 +785,16 @@ def entry_by_leaf_hash(session: Session, leaf_hash: bytes) -> Entry | None:
     """Return the integrated entry with this RFC 9162 leaf hash (the first, should two entries be equal), or None."""
     if not isinstance(leaf_hash, bytes) or len(leaf_hash) != merkle.HASH_SIZE:
         return None
-    return session.scalar(select(Entry).join(Leaf, Leaf.seq == Entry.seq)
-                          .where(Leaf.leaf_key == _leaf_key(leaf_hash), Entry.leaf_hash == leaf_hash)
-                          .order_by(Leaf.leaf_index).limit(1))
+    # The leaf-key index first, then each entry by its primary key: joined in one statement, PostgreSQL walked
+    # ledger_leaf in index order (with ORDER BY … LIMIT 1) or scanned it whole (without) until autovacuum had
+    # analysed a freshly filled table, 9–39 ms a receipt at 10^6 entries. The key finds one row, or a few for
+    # entries with equal bytes (or keys).
+    for _, seq in sorted(session.execute(select(Leaf.leaf_index, Leaf.seq)
+                                         .where(Leaf.leaf_key == _leaf_key(leaf_hash))).all()):
+        entry = session.get(Entry, seq)
+        if entry is not None and bytes(entry.leaf_hash) == leaf_hash:
+            return entry
+    return None
 
 
 def integrated_leaves(session: Session, leaf_hashes: Iterable[bytes | None]) -> set[bytes]:
