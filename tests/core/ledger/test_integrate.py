@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import stat
 from contextlib import contextmanager, nullcontext
 
@@ -358,3 +359,37 @@ def test_gaps_in_the_insertion_sequence_still_give_consecutive_indices(session):
     indices = [ledger.entry_by_leaf_hash(session, r.leaf_hash).leaf_index for r in kept]
     assert indices == list(range(start, start + 5))
     assert bytes(ledger.latest_checkpoint(session).root) == merkle.root_from_leaves(all_leaves(session))
+
+
+def test_a_proof_finds_every_tile_it_reads_in_the_one_prefetch_statement():
+    # ledger.inclusion_proof and consistency_proof read their tiles in one statement (a round trip each on
+    # PostgreSQL); the tiles named there must be all that the proof reads, or it falls back to a read per tile.
+    rng = random.Random(5)
+    tiles: dict[tuple[int, int], bytes] = {}
+    size = 70_000
+    done = 0
+    for n in (1, 255, 256, 4_000, 65_536 - 4_512, 4_000 - 4):
+        tiles.update(merkle.append_leaves(done, [rng.randbytes(32) for _ in range(n)], lambda lv, i: tiles[(lv, i)]))
+        done += n
+    tiles.update(merkle.append_leaves(done, [rng.randbytes(32) for _ in range(size - done)],
+                                      lambda lv, i: tiles[(lv, i)]))
+
+    def reads(prove) -> set[tuple[int, int]]:
+        seen = set()
+
+        def read(level: int, idx: int) -> bytes:
+            seen.add((level, idx))
+            return tiles[(level, idx)]
+        prove(read)
+        return seen
+
+    cases = [(1, 0), (2, 1), (256, 255), (257, 256), (65_536, 3), (65_537, 65_536), (size, size - 1), (size, 0)]
+    cases += [(n, rng.randrange(n)) for n in (rng.randrange(1, size + 1) for _ in range(300))]
+    for n, index in cases:
+        wanted = ledger.service._path_tiles(n, index, n - 1)
+        assert reads(lambda read, n=n, index=index: merkle.inclusion_proof(index, n, read)) <= wanted, (n, index)
+    pairs = [(1, 2), (255, 256), (256, 257), (256, 65_536), (65_535, 65_537), (3, size), (65_536, size)]
+    pairs += [tuple(sorted(rng.sample(range(1, size + 1), 2))) for _ in range(300)]
+    for old, new in pairs:
+        wanted = ledger.service._path_tiles(new, old - 1, old, new - 1)
+        assert reads(lambda read, old=old, new=new: merkle.consistency_proof(old, new, read)) <= wanted, (old, new)
