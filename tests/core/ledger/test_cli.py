@@ -132,3 +132,16 @@ def test_integrate_reports_an_inconsistent_log_in_both_languages_and_exits_1(log
     finally:
         with transaction(log_db) as session:
             session.execute(update(Tile).where(Tile.level == 0, Tile.idx == 2).values(data=original))
+
+
+def test_an_idle_integrator_still_reports_a_state_that_disagrees_with_the_newest_checkpoint(log_db):
+    assert scratch.run_cli("ledger", "integrate", url=log_db).returncode == 0
+    with transaction(log_db) as session:
+        session.execute(update(LogState).values(size=LogState.size + 1))
+    try:
+        result = scratch.run_cli("ledger", "integrate", url=log_db)
+        assert result.returncode == 1
+        assert "does not match the newest checkpoint" in result.stdout
+    finally:
+        with transaction(log_db) as session:
+            session.execute(update(LogState).values(size=LogState.size - 1))

@@ -393,3 +393,18 @@ def test_a_proof_finds_every_tile_it_reads_in_the_one_prefetch_statement():
     for old, new in pairs:
         wanted = ledger.service._path_tiles(new, old - 1, old, new - 1)
         assert reads(lambda read, old=old, new=new: merkle.consistency_proof(old, new, read)) <= wanted, (old, new)
+
+
+def test_proofs_through_the_service_read_their_tiles_in_the_one_statement(session, monkeypatch):
+    # After the prefetch, no tile is read on its own: a broken prefetch statement would fall back to one per tile.
+    drain(session)
+    record(session, 600)
+    size = drain(session).size
+    expected = (ledger.inclusion_proof(session, 3, size), ledger.inclusion_proof(session, size - 1, size),
+                ledger.consistency_proof(session, 300, size))
+
+    def single_read(*_):
+        raise AssertionError("a tile was read on its own")
+    monkeypatch.setattr(ledger.service, "_read_stored_tile", single_read)
+    assert (ledger.inclusion_proof(session, 3, size), ledger.inclusion_proof(session, size - 1, size),
+            ledger.consistency_proof(session, 300, size)) == expected

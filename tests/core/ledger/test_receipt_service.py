@@ -7,7 +7,7 @@ import uuid
 
 import pypdf
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from openzone.core import documents, ledger
 from openzone.core.ledger import merkle, note, receipt, receipt_service, receipt_web
@@ -136,3 +136,15 @@ def test_a_receipt_carries_the_cosignatures_of_real_witnesses_and_must_meet_the_
     published = receipt_service.published_keys(session)
     assert [w.name for w in published.witnesses] == [WITNESSES[1]] and published.quorum == 1
     assert [c.name for c in receipt_service.verify(session, issued.data).cosigners] == [WITNESSES[1]]
+
+
+def test_the_newest_final_checkpoint_is_found_by_its_partial_index(session):
+    # Without witnesses no checkpoint is final: the query must not walk every checkpoint to learn that.
+    sql = str(receipt_service.NEWEST_FINAL.params(index=5).compile(session.get_bind(),
+                                                                   compile_kwargs={"literal_binds": True}))
+    if session.get_bind().dialect.name == "sqlite":
+        plan = " ".join(str(row[-1]) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    else:
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = " ".join(row[0] for row in session.execute(text("EXPLAIN " + sql)))
+    assert "ix_ledger_checkpoint_final" in plan, plan

@@ -101,7 +101,7 @@ class PublishedCheckpoint(Base):
     __tablename__ = "ledger_checkpoint"
     # Receipts lead to the newest final checkpoint; most are not final (migration 0021).
     __table_args__ = (Index("ix_ledger_checkpoint_final", "size", postgresql_where=text("final"),
-                            sqlite_where=text("final")),)
+                            sqlite_where=text("final = 1")),)
 
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary)

@@ -56,8 +56,8 @@ _INSERTS = {
     "postgresql": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) "
                   "VALUES (%s, %s, %s, %s, %s)",
 }
-# 250 rows of 5 values: well under SQLite's 32,766 bound parameters (the default since 3.32).
-_SQLITE_CHUNK = 250
+# 199 rows of 5 values: under the 999 bound parameters of SQLite builds before 3.32 that kept that default.
+_SQLITE_CHUNK = 199
 _SQLITE_ROW = "(?, ?, ?, ?, ?)"
 _sqlite_inserts: dict[int, str] = {}
 
@@ -601,8 +601,9 @@ class Plan:
     """Hold a batch worked out without the log's lock: the tree it extends, its entries, and the tiles after.
 
     integrate() takes it only if the log still has that size and root once locked; otherwise it works the batch out
-    again. Nothing in a plan is trusted beyond that: the entries must still be pending and the new tree must extend
-    the newest checkpoint, as without a plan.
+    again. A plan never leaves the process that made it, and its new leaf hashes are taken as read from the entries;
+    the rest is checked as without a plan: the entries must still be pending, the root is recomputed from the tiles,
+    and the new tree must extend the newest checkpoint.
     """
 
     old_size: int
@@ -639,8 +640,10 @@ def plan_and_integrate(max_batch: int | None = None) -> tuple[int, int]:
     with Session(get_engine().execution_options(**{READ_ONLY: True})) as session, session.begin():
         planned = plan(session, max_batch=max_batch)
         latest = latest_checkpoint(session) if planned is None else None
-        if latest is not None:
-            # Idle: nothing to write, so no write lock either (the first run on an empty log signs size 0 below).
+        state = session.get(LogState, STATE_ID) if latest is not None else None
+        if state is not None and (state.size, bytes(state.root)) == (latest.size, bytes(latest.root)):
+            # Idle: nothing to write, so no write lock either. The first run on an empty log (it signs size 0) and a
+            # state that disagrees with the newest checkpoint (integrate refuses it) go on to integrate().
             return 0, latest.size
     with transaction() as session:
         count = integrate(session, max_batch=max_batch, planned=planned)
