@@ -586,11 +586,11 @@ def _read_pending(session: Session, max_batch: int) -> list[tuple[int, bytes]]:
         cursor.close()
 
 
-def _extend(session: Session, old_size: int, leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
+def _extend(read: merkle.TileCache, old_size: int, leaves: list[bytes]) -> dict[tuple[int, int], bytes]:
     # The tiles that appending the leaves changes. Both drivers return bytes for BLOB/bytea; append_leaves checks
     # every hash's type and length.
     try:
-        return merkle.append_leaves(old_size, leaves, tile_reader(session))
+        return merkle.append_leaves(old_size, leaves, read)
     except merkle.MerkleError as exc:
         raise LedgerInconsistent(f"无法从存储的瓦片计算新的树：{exc}",
                                  f"The new tree cannot be computed from the stored tiles: {exc}") from exc
@@ -625,7 +625,7 @@ def plan(session: Session, *, max_batch: int | None = None) -> Plan | None:
     rows = _read_pending(session, max_batch)
     if not rows:
         return None
-    changed = _extend(session, state.size, [leaf for _, leaf in rows])
+    changed = _extend(tile_reader(session), state.size, [leaf for _, leaf in rows])
     return Plan(state.size, bytes(state.root), [seq for seq, _ in rows], changed)
 
 
@@ -662,6 +662,7 @@ def integrate(session: Session, *, max_batch: int | None = None, planned: Plan |
     latest = latest_checkpoint(session)
     _check_state(state, latest)
     old_size = state.size
+    read = tile_reader(session)
     if (planned is not None and planned.old_size == old_size and planned.old_root == bytes(state.root)
             and len(planned.seqs) <= max_batch):
         # Since the plan, no integration committed (each one grows the size, and this transaction holds the lock):
@@ -672,9 +673,8 @@ def integrate(session: Session, *, max_batch: int | None = None, planned: Plan |
         if not rows and latest is not None:
             return 0
         seqs = [seq for seq, _ in rows]
-        changed = _extend(session, old_size, [leaf for _, leaf in rows])
+        changed = _extend(read, old_size, [leaf for _, leaf in rows])
     new_size = old_size + len(seqs)
-    read = tile_reader(session)
     read.update(changed)
     try:
         root = merkle.tree_root(new_size, read)
