@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, c
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
 from openzone.kit.ids import new_id
@@ -154,10 +155,33 @@ def created_at() -> Mapped[dt.datetime]:
     return mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
-def request_session() -> Iterator[Session]:
-    """Yield a session in one transaction for a web request (the edge owns the transaction)."""
-    with new_session() as session, session.begin():
+async def request_session() -> AsyncIterator[Session]:
+    """Yield a session in one transaction for a web request (the edge owns the transaction).
+
+    Routes take it as `Depends(request_session, scope="function")`: the transaction then ends when the route
+    returns, before the response is sent, so a commit that fails gives an error and never a success already on its
+    way to the client (FastAPI's default "request" scope ends it after the response; a test walks every route).
+    Opening the session does no I/O and runs on the event loop; the commit or rollback, which does, runs in a
+    worker thread. A sync generator took a thread for its start and another for its end.
+    """
+    session = new_session()
+    session.begin()
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_end_request, session, False)
+        raise
+    await run_in_threadpool(_end_request, session, True)
+
+
+def _end_request(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 def _copyable(column: Column) -> bool:

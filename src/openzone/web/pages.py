@@ -41,7 +41,7 @@ def switch_language(code: str, request: Request, next: str | None = None):
 
 
 @router.get("/healthz", dependencies=[Depends(access.public())])
-def healthz(session: Session = Depends(request_session)):
+def healthz(session: Session = Depends(request_session, scope="function")):
     """Report whether the database answers and a worker has beaten recently."""
     try:
         session.execute(text("SELECT 1"))

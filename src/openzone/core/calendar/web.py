@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin/calendar", dependencies=[Depends(identity.platform_admin())])
-def admin_calendar(request: Request, session: Session = Depends(request_session)):
+def admin_calendar(request: Request, session: Session = Depends(request_session, scope="function")):
     """Show the covered years, warn of a missing one, and explain the yearly import."""
     years = [{"year": y.year, "source": y.source, "holidays": y.holidays, "makeup_workdays": y.makeup_workdays,
               "imported_at": y.imported_at.astimezone(CST).strftime("%Y-%m-%d %H:%M")}

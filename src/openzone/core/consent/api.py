@@ -71,7 +71,7 @@ def _holder(session: Session, ref: schemas.HolderRef) -> Holder:
 
 @router.post("/requests", response_model=schemas.GrantOut, status_code=201, responses=PROBLEMS)
 def request_grant(body: schemas.GrantRequestIn, principal: Principal = Depends(ASK),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Ask a holder for a grant; the holder sees the purpose and a preview, and approves or declines."""
     requester = requester_of(principal, body)
     holder = _holder(session, body.holder)
@@ -92,7 +92,7 @@ def request_grant(body: schemas.GrantRequestIn, principal: Principal = Depends(A
 @router.get("/grants", response_model=schemas.GrantPage, responses=PROBLEMS)
 def list_grants(org_id: uuid.UUID | None = None, cursor: str | None = Query(None, max_length=200),
                 limit: int = Query(50, ge=1, le=200), principal: Principal = Depends(READ),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """List the grants the caller's organisation asked for or received, a page at a time, oldest first."""
     requester = requester_of(principal, schemas.Place(org_id=org_id))
     page = service.requested_by_org(session, requester.org_id, cursor=cursor, limit=limit)
@@ -101,7 +101,7 @@ def list_grants(org_id: uuid.UUID | None = None, cursor: str | None = Query(None
 
 @router.get("/grants/{grant_id}", response_model=schemas.GrantOut, responses=PROBLEMS)
 def get_grant(grant_id: uuid.UUID, org_id: uuid.UUID | None = None, principal: Principal = Depends(READ),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Describe one grant given to the caller's organisation."""
     requester = requester_of(principal, schemas.Place(org_id=org_id))
     grant = session.get(Grant, grant_id)
@@ -112,7 +112,7 @@ def get_grant(grant_id: uuid.UUID, org_id: uuid.UUID | None = None, principal: P
 
 @router.post("/redeem", response_model=schemas.GrantOut, responses=PROBLEMS)
 def redeem(body: schemas.RedeemIn, principal: Principal = Depends(ASK),
-           session: Session = Depends(service.request_session)):
+           session: Session = Depends(service.request_session, scope="function")):
     """Accept a scanned QR payload or a code read at the counter; the grant is then bound to this window and clerk.
 
     Every try is recorded with a ledger entry, refused ones included; five wrong codes at a window lock its codes.
@@ -126,7 +126,7 @@ def redeem(body: schemas.RedeemIn, principal: Principal = Depends(ASK),
 
 @router.post("/grants/{grant_id}/sms-code", response_model=schemas.SmsOut, status_code=201, responses=PROBLEMS)
 def sms_code(grant_id: uuid.UUID, body: schemas.Place, principal: Principal = Depends(ASK),
-             session: Session = Depends(request_session)):
+             session: Session = Depends(request_session, scope="function")):
     """Text the holder a one-time code for this window; the holder reads it out to consent."""
     presentation = service.send_sms_code(session, grant_id, requester=requester_of(principal, body))
     return schemas.SmsOut(presentation_id=presentation.id, expires_at=presentation.expires_at,
@@ -135,7 +135,7 @@ def sms_code(grant_id: uuid.UUID, body: schemas.Place, principal: Principal = De
 
 @router.post("/grants/{grant_id}/uses", response_model=schemas.UseOut, status_code=201, responses=PROBLEMS)
 def use_grant(grant_id: uuid.UUID, body: schemas.UseIn, principal: Principal = Depends(READ),
-              session: Session = Depends(service.request_session)):
+              session: Session = Depends(service.request_session, scope="function")):
     """Record one retrieval under a named grant through the gate, for a system using its own API token.
 
     The grant id travels in the path and the caller's own token in the Authorization header: no bearer secret

@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from fastapi import Depends
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
 from openzone.core import identity, jobs, ledger, notify
@@ -307,12 +308,13 @@ def keeping_refusals(url: str | None = None) -> Iterator[Session]:
             session.info.pop(STASH, None)
 
 
-def request_session(session: Session = Depends(db_request_session)) -> Iterator[Session]:
+async def request_session(session: Session = Depends(db_request_session, scope="function")) -> AsyncIterator[Session]:
     """Yield the request's session (the one access checks use), keeping the gate's refusals if the request fails.
 
     On an error the request's transaction is rolled back whole, as for any failed request; then the refusals it
     recorded are written again in a transaction of their own, which commits before the error response is sent. (A savepoint
     around the route did the same with two more round trips per request, and kept ledger entries from being batched.)
+    Nothing here does I/O unless there are refusals to keep, so it runs on the event loop and takes no worker thread.
     """
     session.info[STASH] = []
     try:
@@ -320,12 +322,16 @@ def request_session(session: Session = Depends(db_request_session)) -> Iterator[
     except BaseException:
         stashed = session.info.get(STASH) or []
         if stashed:
-            session.rollback()  # first: on SQLite the request's transaction holds the write lock
-            with transaction() as replay:
-                _replay(replay, stashed)
+            await run_in_threadpool(_keep_refusals, session, stashed)
         raise
     finally:
         session.info.pop(STASH, None)
+
+
+def _keep_refusals(session: Session, stashed: list[tuple[list[AccessDraft], list[TryCount], Refused]]) -> None:
+    session.rollback()  # first: on SQLite the request's transaction holds the write lock
+    with transaction() as replay:
+        _replay(replay, stashed)
 
 
 # --- grants -----------------------------------------------------------------------------------------------------

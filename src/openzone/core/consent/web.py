@@ -51,7 +51,7 @@ def _labels(session: Session, principal: Principal) -> dict:
 
 
 @router.get("/consent")
-def my_grants(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def my_grants(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """List the grants the person (and their organisations) gave, pending, active and past, with revoke buttons."""
     grants = service.grants_of(session, holders_of(principal))
     groups: dict[str, list[Grant]] = {"pending": [], "active": [], "past": []}
@@ -69,7 +69,7 @@ def _form_context(session: Session, principal: Principal, form: dict, errors: li
 
 @router.get("/consent/new")
 def new_grant_form(request: Request, requester: str = "", principal: Principal = Depends(HOLDER),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """Show the form for a new grant: to whom, which items and fields, for what, for how long."""
     form = {"requester": requester, "resource_id": "*", "use_mode": "single", "days": "1", "data_life_days": "0",
             "items": [], "holder": ""}
@@ -128,7 +128,7 @@ def new_grant_preview(request: Request, holder: str = Form(""), requester: str =
                       purpose: str = Form(""), purpose_text: str = Form(""), use_mode: str = Form("single"),
                       max_uses: str = Form(""), frequency: str = Form(""), frequency_uses: str = Form(""),
                       days: str = Form("1"), data_life_days: str = Form("0"),
-                      principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Check the answers and show the holder exactly what would be released before anything is granted."""
     values = _values(holder, requester, hall, window, items, resource_id, purpose, purpose_text, use_mode,
                      max_uses, frequency, frequency_uses, days, data_life_days)
@@ -153,7 +153,7 @@ def new_grant_confirm(request: Request, holder: str = Form(""), requester: str =
                       purpose: str = Form(""), purpose_text: str = Form(""), use_mode: str = Form("single"),
                       max_uses: str = Form(""), frequency: str = Form(""), frequency_uses: str = Form(""),
                       days: str = Form("1"), data_life_days: str = Form("0"),
-                      principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Give the grant the holder has just previewed."""
     values = _values(holder, requester, hall, window, items, resource_id, purpose, purpose_text, use_mode,
                      max_uses, frequency, frequency_uses, days, data_life_days)
@@ -179,28 +179,28 @@ def _grant_context(session: Session, principal: Principal, grant: Grant) -> dict
 
 @router.get("/consent/grants/{grant_id}")
 def grant_page(grant_id: uuid.UUID, request: Request, principal: Principal = Depends(HOLDER),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Show one grant: its terms, what it releases, and what the holder can do with it now."""
     grant = service.grant_for_holder(session, grant_id, holders=holders_of(principal))
     return render(request, "consent/grant.html", _grant_context(session, principal, grant))
 
 
 @router.post("/consent/grants/{grant_id}/approve")
-def approve(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def approve(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Approve a requested grant after its preview."""
     service.approve(session, grant_id, holders=holders_of(principal))
     return RedirectResponse(f"/consent/grants/{grant_id}", status_code=303)
 
 
 @router.post("/consent/grants/{grant_id}/decline")
-def decline(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def decline(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Decline a requested grant."""
     service.decline(session, grant_id, holders=holders_of(principal))
     return RedirectResponse("/consent", status_code=303)
 
 
 @router.post("/consent/grants/{grant_id}/revoke")
-def revoke(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def revoke(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Revoke a grant; it stops working at once."""
     service.revoke(session, grant_id, holders=holders_of(principal))
     return RedirectResponse("/consent?revoked=1", status_code=303)
@@ -208,7 +208,7 @@ def revoke(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER), session:
 
 @router.post("/consent/grants/{grant_id}/qr")
 def show_qr(grant_id: uuid.UUID, request: Request, principal: Principal = Depends(HOLDER),
-            session: Session = Depends(request_session)):
+            session: Session = Depends(request_session, scope="function")):
     """Show a fresh QR code for the counter, counting down (the token is shown once, so this page is not a redirect)."""
     shown = service.present_qr(session, grant_id, holders=holders_of(principal))
     grant = service.grant_for_holder(session, grant_id, holders=holders_of(principal))
@@ -220,7 +220,7 @@ def show_qr(grant_id: uuid.UUID, request: Request, principal: Principal = Depend
 
 @router.post("/consent/grants/{grant_id}/code")
 def show_code(grant_id: uuid.UUID, request: Request, window: str = Form(""), principal: Principal = Depends(HOLDER),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Show a short code to read out at one window, counting down."""
     holders = holders_of(principal)
     try:
@@ -240,7 +240,7 @@ def show_code(grant_id: uuid.UUID, request: Request, window: str = Form(""), pri
 
 @router.get("/consent/history")
 def my_history(request: Request, cursor: str | None = Query(None, max_length=200),
-               principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+               principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """List every access to the person's (and their organisations') data, allowed or refused, with ledger receipts.
 
     A page at a time, newest first: one list of the newest 500 hid every older access from the holder.

@@ -29,13 +29,13 @@ def _public(r: CreditRecord) -> schemas.PublicRecord:
 
 
 @router.get("", response_model=list[schemas.PublicRecord], dependencies=[Depends(public())])
-def published(q: str = Query("", max_length=100), session: Session = Depends(request_session)):
+def published(q: str = Query("", max_length=100), session: Session = Depends(request_session, scope="function")):
     """List the records published today, with legal basis and period (no sign-in)."""
     return [_public(r) for r in service.published_records(session, query=q)]
 
 
 @router.get("/{record_id}", response_model=schemas.PublicRecord, responses=PROBLEMS, dependencies=[Depends(public())])
-def published_one(record_id: uuid.UUID, session: Session = Depends(request_session)):
+def published_one(record_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Return one published record; one not published today is not found."""
     record = session.get(CreditRecord, record_id)
     if record is None or not service.is_shown(record, today_cst()):
@@ -45,7 +45,7 @@ def published_one(record_id: uuid.UUID, session: Session = Depends(request_sessi
 
 @router.post("/{record_id}/repairs", response_model=schemas.Application, status_code=201, responses=PROBLEMS)
 def apply_repair(record_id: uuid.UUID, body: schemas.RepairIn, principal: Principal = Depends(signed_in(scopes=["write"])),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Apply for credit repair of the caller's own organisation's record."""
     record = subject_record(session, principal, record_id)
     repair = service.apply_repair(session, record_id=record.id, applicant_org_id=record.subject_org_id,
@@ -57,7 +57,7 @@ def apply_repair(record_id: uuid.UUID, body: schemas.RepairIn, principal: Princi
 
 @router.post("/{record_id}/objections", response_model=schemas.Application, status_code=201, responses=PROBLEMS)
 def object_to(record_id: uuid.UUID, body: schemas.ObjectionIn, principal: Principal = Depends(signed_in(scopes=["write"])),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Object to the caller's own organisation's record; it is marked disputed."""
     record = subject_record(session, principal, record_id)
     objection = service.object_to(session, record_id=record.id, applicant_org_id=record.subject_org_id,
@@ -68,7 +68,7 @@ def object_to(record_id: uuid.UUID, body: schemas.ObjectionIn, principal: Princi
 
 @router.post("/repairs/{repair_id}/decision", response_model=schemas.Application, responses=PROBLEMS)
 def decide_repair(repair_id: uuid.UUID, body: schemas.RepairDecisionIn,
-                  principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session, scope="function")):
     """Grant or refuse a repair application (officials and supervisors)."""
     repair = service.decide_repair(session, repair_id=repair_id, granted=body.granted, reason=body.reason,
                                    actor_org_id=decider_org(principal))
@@ -78,7 +78,7 @@ def decide_repair(repair_id: uuid.UUID, body: schemas.RepairDecisionIn,
 
 @router.post("/objections/{objection_id}/decision", response_model=schemas.Application, responses=PROBLEMS)
 def decide_objection(objection_id: uuid.UUID, body: schemas.ObjectionDecisionIn,
-                     principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session)):
+                     principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session, scope="function")):
     """Correct, remove or confirm a disputed record (officials and supervisors)."""
     objection = service.decide_objection(session, objection_id=objection_id, outcome=body.outcome, reason=body.reason,
                                          actor_org_id=decider_org(principal), new_class=body.new_class,

@@ -29,14 +29,14 @@ def _labels() -> dict[str, object]:
 
 
 @router.get("/credit", dependencies=[Depends(public())])
-def register_page(request: Request, q: str = Query("", max_length=100), session: Session = Depends(request_session)):
+def register_page(request: Request, q: str = Query("", max_length=100), session: Session = Depends(request_session, scope="function")):
     """Show the records published today with their legal basis and period (no sign-in)."""
     return render(request, "credit/register.html", {"records": service.published_records(session, query=q), "q": q,
                                                     "today": today_cst(), **_labels()})
 
 
 @router.get("/credit/mine")
-def mine_page(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+def mine_page(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Show the records of the caller's organisations, with repair and objection forms."""
     return render(request, "credit/mine.html", _mine_context(session, principal))
 
@@ -63,7 +63,7 @@ def _act(request: Request, session: Session, principal: Principal, action, field
 @router.post("/credit/mine/{record_id}/repair")
 def repair_submit(request: Request, record_id: uuid.UUID, obligations: str = Form(""), commitment: str = Form(""),
                   statement: str = Form(""), principal: Principal = Depends(signed_in()),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Apply for credit repair of one's own record."""
     record = subject_record(session, principal, record_id)
     return _act(request, session, principal, lambda: service.apply_repair(
@@ -73,7 +73,7 @@ def repair_submit(request: Request, record_id: uuid.UUID, obligations: str = For
 
 @router.post("/credit/mine/{record_id}/objection")
 def objection_submit(request: Request, record_id: uuid.UUID, grounds: str = Form(""),
-                     principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                     principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Object to one's own record; it is marked disputed until decided."""
     record = subject_record(session, principal, record_id)
     return _act(request, session, principal, lambda: service.object_to(
@@ -82,7 +82,7 @@ def objection_submit(request: Request, record_id: uuid.UUID, grounds: str = Form
 
 @router.get("/credit/review")
 def review_page(request: Request, principal: Principal = Depends(roles(*DECIDERS, platform_admin=True)),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """Show pending repair applications and objections, earliest deadline first."""
     return render(request, "credit/review.html", {"repairs": service.pending_repairs(session),
                                                   "objections": service.pending_objections(session),
@@ -91,7 +91,7 @@ def review_page(request: Request, principal: Principal = Depends(roles(*DECIDERS
 
 @router.post("/credit/review/repairs/{repair_id}")
 def repair_decide(request: Request, repair_id: uuid.UUID, granted: str = Form(""), reason: str = Form(""),
-                  principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(roles(*DECIDERS)), session: Session = Depends(request_session, scope="function")):
     """Grant or refuse a repair application."""
     service.decide_repair(session, repair_id=repair_id, granted=granted == "yes", reason=reason or "—",
                           actor_org_id=decider_org(principal))
@@ -101,7 +101,7 @@ def repair_decide(request: Request, repair_id: uuid.UUID, granted: str = Form(""
 @router.post("/credit/review/objections/{objection_id}")
 def objection_decide(request: Request, objection_id: uuid.UUID, outcome: str = Form(""), reason: str = Form(""),
                      new_class: str = Form(""), principal: Principal = Depends(roles(*DECIDERS)),
-                     session: Session = Depends(request_session)):
+                     session: Session = Depends(request_session, scope="function")):
     """Correct, remove or confirm a disputed record."""
     if outcome not in {o.value for o in domain.ObjectionOutcome}:
         raise domain.InvalidFinding("请选择处理结果", "Choose an outcome", errors=[{"field": "outcome", "code": "required"}])
@@ -111,7 +111,7 @@ def objection_decide(request: Request, objection_id: uuid.UUID, outcome: str = F
 
 
 @router.get("/credit/{record_id}", dependencies=[Depends(public())])
-def record_page(request: Request, record_id: uuid.UUID, session: Session = Depends(request_session)):
+def record_page(request: Request, record_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Show one published record; one not published today is not found."""
     record = session.get(CreditRecord, record_id)
     if record is None or not service.is_shown(record, today_cst()):

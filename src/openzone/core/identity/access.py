@@ -23,7 +23,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CsrfFailed = problem("csrf", 403, "表单已过期或来源不明，请刷新页面后重试", "The form expired or came from elsewhere; reload the page and try again")
 
 
-def load_principal(request: Request, session: Session = Depends(request_session)) -> Principal | None:
+def load_principal(request: Request, session: Session = Depends(request_session, scope="function")) -> Principal | None:
     """Return the principal of the request from its bearer token or session cookie, or None."""
     if hasattr(request.state, "principal"):
         return request.state.principal

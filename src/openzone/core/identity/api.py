@@ -33,7 +33,7 @@ def me(principal: Principal = Depends(access.signed_in(scopes=("read", "write", 
 def list_organisations(cursor: str | None = Query(None, max_length=200), limit: int = Query(50, ge=1, le=200),
                        kind: domain.OrgKind | None = None,
                        principal: Principal = Depends(access.signed_in(scopes=("read", "admin"))),
-                       session: Session = Depends(request_session)):
+                       session: Session = Depends(request_session, scope="function")):
     """List organisations, a page at a time (the directory is visible to every signed-in caller)."""
     stmt = select(Organisation)
     if kind is not None:
@@ -45,7 +45,7 @@ def list_organisations(cursor: str | None = Query(None, max_length=200), limit: 
 
 @router.post("/organisations", response_model=schemas.OrganisationOut, status_code=201, responses=PROBLEMS)
 def create_organisation(body: schemas.OrganisationIn, principal: Principal = Depends(access.platform_admin()),
-                        session: Session = Depends(request_session)):
+                        session: Session = Depends(request_session, scope="function")):
     """Create an organisation (platform administrators)."""
     org = service.create_organisation(session, name=body.name, name_en=body.name_en, kind=body.kind, uscc=body.uscc)
     return schemas.OrganisationOut.model_validate(org)
@@ -53,7 +53,7 @@ def create_organisation(body: schemas.OrganisationIn, principal: Principal = Dep
 
 @router.get("/organisations/{org_id}", response_model=schemas.OrganisationOut, responses=PROBLEMS)
 def get_organisation(org_id: uuid.UUID, principal: Principal = Depends(access.signed_in(scopes=("read", "admin"))),
-                     session: Session = Depends(request_session)):
+                     session: Session = Depends(request_session, scope="function")):
     """Describe one organisation."""
     org = session.get(Organisation, org_id)
     if org is None:
@@ -70,7 +70,7 @@ def _check_admin(principal: Principal, org_id: uuid.UUID, session: Session) -> N
 
 @router.get("/organisations/{org_id}/members", response_model=list[schemas.MemberOut], responses=PROBLEMS)
 def list_members(org_id: uuid.UUID, principal: Principal = Depends(access.roles(Role.ORG_ADMIN, scopes=("admin",), platform_admin=True)),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """List an organisation's people with masked identifiers (its administrators)."""
     _check_admin(principal, org_id, session)
     rows = session.execute(select(Person, Membership.role).join(Membership, Membership.person_id == Person.id)
@@ -85,7 +85,7 @@ def list_members(org_id: uuid.UUID, principal: Principal = Depends(access.roles(
 @router.post("/organisations/{org_id}/members", response_model=schemas.MemberOut, status_code=201, responses=PROBLEMS)
 def add_member(org_id: uuid.UUID, body: schemas.MemberIn,
                principal: Principal = Depends(access.roles(Role.ORG_ADMIN, scopes=("admin",), platform_admin=True)),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Add a person to the organisation with a role; an existing e-mail gets the role added."""
     _check_admin(principal, org_id, session)
     person = session.scalar(select(Person).where(Person.email == body.email.strip().lower()))
@@ -99,14 +99,14 @@ def add_member(org_id: uuid.UUID, body: schemas.MemberIn,
 
 @router.get("/tokens", response_model=list[schemas.TokenOut], responses=PROBLEMS)
 def list_tokens(principal: Principal = Depends(access.roles(Role.ORG_ADMIN, scopes=("admin",))),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """List the tokens of the organisations the caller administers."""
     return [schemas.TokenOut.model_validate(t) for t in service.tokens_for(session, principal.orgs_with(Role.ORG_ADMIN))]
 
 
 @router.post("/tokens", response_model=schemas.TokenCreated, status_code=201, responses=PROBLEMS)
 def create_token(body: schemas.TokenIn, principal: Principal = Depends(access.roles(Role.ORG_ADMIN)),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Create a token for an organisation the signed-in person administers; the secret is shown once."""
     if not principal.has_role(body.org_id, Role.ORG_ADMIN):
         raise Forbidden("只有机构管理员可以为本机构创建令牌", "Only an organisation administrator can create its tokens")
@@ -118,7 +118,7 @@ def create_token(body: schemas.TokenIn, principal: Principal = Depends(access.ro
 
 @router.delete("/tokens/{token_id}", status_code=204, responses=PROBLEMS)
 def revoke_token(token_id: uuid.UUID, principal: Principal = Depends(access.roles(Role.ORG_ADMIN, scopes=("admin",))),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Revoke a token of an organisation the caller administers."""
     service.revoke_token(session, token_id, allowed_orgs=principal.orgs_with(Role.ORG_ADMIN))
     return Response(status_code=204)

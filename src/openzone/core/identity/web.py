@@ -49,7 +49,7 @@ def login_form(request: Request, next: str = "/"):
 
 @router.post("/login", dependencies=[Depends(access.public())])
 def login(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
-          session: Session = Depends(request_session)):
+          session: Session = Depends(request_session, scope="function")):
     """Check the password, then sign in or ask for the second factor."""
     form = {"email": email}
     if not email.strip() or not password:
@@ -86,7 +86,7 @@ def _pending_person(request: Request, session: Session) -> Person:
 
 
 @router.get("/login/totp", dependencies=[Depends(access.public())])
-def totp_form(request: Request, next: str = "/", session: Session = Depends(request_session)):
+def totp_form(request: Request, next: str = "/", session: Session = Depends(request_session, scope="function")):
     """Ask for the one-time code of a person who passed the password step."""
     _pending_person(request, session)
     return render(request, "identity/login_totp.html", {"next": safe_next(next)})
@@ -94,7 +94,7 @@ def totp_form(request: Request, next: str = "/", session: Session = Depends(requ
 
 @router.post("/login/totp", dependencies=[Depends(access.public())])
 def totp_submit(request: Request, code: str = Form(""), next: str = Form("/"),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """Finish sign-in with a valid one-time code."""
     person = _pending_person(request, session)
     if not service.verify_totp(session, person, code):
@@ -106,7 +106,7 @@ def totp_submit(request: Request, code: str = Form(""), next: str = Form("/"),
 
 
 @router.get("/login/totp-setup", dependencies=[Depends(access.public())])
-def totp_setup_form(request: Request, next: str = "/", session: Session = Depends(request_session)):
+def totp_setup_form(request: Request, next: str = "/", session: Session = Depends(request_session, scope="function")):
     """Make a person who must use a second factor enrol an authenticator app before going on."""
     person = _pending_person(request, session)
     secret = service.new_totp_secret()
@@ -116,7 +116,7 @@ def totp_setup_form(request: Request, next: str = "/", session: Session = Depend
 
 @router.post("/login/totp-setup", dependencies=[Depends(access.public())])
 def totp_setup_submit(request: Request, secret: str = Form(""), code: str = Form(""), next: str = Form("/"),
-                      session: Session = Depends(request_session)):
+                      session: Session = Depends(request_session, scope="function")):
     """Enrol the app and finish sign-in."""
     person = _pending_person(request, session)
     try:
@@ -135,7 +135,7 @@ def _enrol_context(person: Person, secret: str) -> dict:
 
 
 @router.post("/logout", dependencies=[Depends(access.public())])
-def logout(request: Request, session: Session = Depends(request_session)):
+def logout(request: Request, session: Session = Depends(request_session, scope="function")):
     """End the browser session."""
     for name in (SESSION_COOKIE, PENDING_COOKIE):
         if cookie := request.cookies.get(name):
@@ -167,7 +167,7 @@ def _account_context(session: Session, principal: Principal) -> dict:
 
 @router.get("/account")
 def account(request: Request, principal: Principal = Depends(access.signed_in()),
-            session: Session = Depends(request_session)):
+            session: Session = Depends(request_session, scope="function")):
     """Show the person's details, memberships, second factor and their organisations' tokens."""
     return render(request, "identity/account.html", _account_context(session, principal))
 
@@ -175,7 +175,7 @@ def account(request: Request, principal: Principal = Depends(access.signed_in())
 @router.post("/account/tokens")
 def create_token(request: Request, org_id: str = Form(""), name: str = Form(""), days: int = Form(90),
                  scopes: list[str] = Form([]), principal: Principal = Depends(access.signed_in()),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Create an API token for an organisation the person administers and show it once."""
     ctx = _account_context(session, principal)
     try:
@@ -197,7 +197,7 @@ def create_token(request: Request, org_id: str = Form(""), name: str = Form(""),
 
 @router.post("/account/tokens/{token_id}/revoke")
 def revoke_token(token_id: uuid.UUID, principal: Principal = Depends(access.signed_in()),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Revoke one of the organisation's tokens."""
     service.revoke_token(session, token_id, allowed_orgs=principal.orgs_with(domain.Role.ORG_ADMIN))
     return RedirectResponse("/account#tokens", status_code=303)
@@ -211,7 +211,7 @@ def password_form(request: Request, principal: Principal = Depends(access.signed
 
 @router.post("/account/password")
 def password_submit(request: Request, current: str = Form(""), new: str = Form(""), confirm: str = Form(""),
-                    principal: Principal = Depends(access.signed_in()), session: Session = Depends(request_session)):
+                    principal: Principal = Depends(access.signed_in()), session: Session = Depends(request_session, scope="function")):
     """Change the password; every session ends, so sign in again."""
     person = session.get(Person, principal.person_id)
     if new != confirm:
@@ -229,7 +229,7 @@ def password_submit(request: Request, current: str = Form(""), new: str = Form("
 
 @router.get("/account/totp")
 def totp_enrol_form(request: Request, principal: Principal = Depends(access.signed_in()),
-                    session: Session = Depends(request_session)):
+                    session: Session = Depends(request_session, scope="function")):
     """Show a fresh secret and QR code to enrol an authenticator app."""
     person = session.get(Person, principal.person_id)
     return render(request, "identity/totp_enrol.html",
@@ -238,7 +238,7 @@ def totp_enrol_form(request: Request, principal: Principal = Depends(access.sign
 
 @router.post("/account/totp")
 def totp_enrol_submit(request: Request, secret: str = Form(""), code: str = Form(""),
-                      principal: Principal = Depends(access.signed_in()), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(access.signed_in()), session: Session = Depends(request_session, scope="function")):
     """Turn on the second factor once the app's code checks."""
     person = session.get(Person, principal.person_id)
     try:
@@ -263,7 +263,7 @@ ADMIN = access.roles(domain.Role.ORG_ADMIN, platform_admin=True)
 
 
 @router.get("/admin/organisations")
-def admin_orgs(request: Request, principal: Principal = Depends(ADMIN), session: Session = Depends(request_session)):
+def admin_orgs(request: Request, principal: Principal = Depends(ADMIN), session: Session = Depends(request_session, scope="function")):
     """List the organisations the administrator manages."""
     return render(request, "identity/admin_orgs.html", {"orgs": _admin_orgs(session, principal),
                                                          "kinds": domain.ORG_KIND_LABELS})
@@ -278,7 +278,7 @@ def admin_org_form(request: Request, principal: Principal = Depends(access.platf
 @router.post("/admin/organisations/new")
 def admin_org_create(request: Request, name: str = Form(""), name_en: str = Form(""), kind: str = Form(""),
                      uscc: str = Form(""), principal: Principal = Depends(access.platform_admin()),
-                     session: Session = Depends(request_session)):
+                     session: Session = Depends(request_session, scope="function")):
     """Create an organisation."""
     form = {"name": name, "name_en": name_en, "kind": kind, "uscc": uscc}
     try:
@@ -292,7 +292,7 @@ def admin_org_create(request: Request, name: str = Form(""), name_en: str = Form
 
 @router.get("/admin/people")
 def admin_people(request: Request, q: str = "", cursor: str | None = None,
-                 principal: Principal = Depends(access.platform_admin()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(access.platform_admin()), session: Session = Depends(request_session, scope="function")):
     """List everyone on the platform with their roles, searchable by name or e-mail (platform administrators)."""
     stmt = select(Person)
     needle = q.strip()
@@ -313,7 +313,7 @@ def admin_people(request: Request, q: str = "", cursor: str | None = None,
 
 @router.get("/admin/organisations/{org_id}")
 def admin_org(org_id: uuid.UUID, request: Request, principal: Principal = Depends(ADMIN),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Show an organisation's people and the form to add one."""
     org = _managed_org(session, principal, org_id)
     return render(request, "identity/admin_org.html", _org_context(session, org) | {"form": {}})
@@ -338,7 +338,7 @@ def _org_context(session: Session, org: Organisation) -> dict:
 def admin_person_create(org_id: uuid.UUID, request: Request, name: str = Form(""), email: str = Form(""),
                         phone: str = Form(""), id_number: str = Form(""), role: str = Form(""),
                         password: str = Form(""), principal: Principal = Depends(ADMIN),
-                        session: Session = Depends(request_session)):
+                        session: Session = Depends(request_session, scope="function")):
     """Add a person to an organisation with a role (an existing e-mail gets the role added)."""
     org = _managed_org(session, principal, org_id)
     form = {"name": name, "email": email, "phone": phone, "id_number": id_number, "role": role}

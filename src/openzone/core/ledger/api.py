@@ -33,14 +33,14 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 
 @router.get("/checkpoint", include_in_schema=False)
-def checkpoint(_=Depends(identity.public()), session: Session = Depends(request_session)):
+def checkpoint(_=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Serve the newest signed checkpoint with its cosignatures (C2SP tlog-checkpoint, signed-note)."""
     return Response(service.current_checkpoint_note(session), media_type="text/plain; charset=utf-8",
                     headers={"cache-control": CHECKPOINT_CACHE})
 
 
 @router.get("/tile/{path:path}", include_in_schema=False)
-def tile(path: str, _=Depends(identity.public()), session: Session = Depends(request_session)):
+def tile(path: str, _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Serve a hash tile or entry bundle at its C2SP tlog-tiles path."""
     found = service.tile_at(session, "tile/" + path)
     return Response(found.data, media_type="application/octet-stream",
@@ -49,7 +49,7 @@ def tile(path: str, _=Depends(identity.public()), session: Session = Depends(req
 
 @router.get("/proof/inclusion", response_model=schemas.InclusionProof, responses=PROBLEMS)
 def inclusion(index: str = _count("叶索引 · leaf index"), size: str = _count("树大小 · tree size"),
-              _=Depends(identity.public()), session: Session = Depends(request_session)):
+              _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Prove that the entry at index is in the tree of the given size (RFC 9162 §2.1.3)."""
     proof = service.inclusion_proof(session, int(index), int(size))
     return schemas.InclusionProof(index=int(index), size=int(size), proof=_b64(proof))
@@ -57,14 +57,14 @@ def inclusion(index: str = _count("叶索引 · leaf index"), size: str = _count
 
 @router.get("/proof/consistency", response_model=schemas.ConsistencyProof, responses=PROBLEMS)
 def consistency(old: str = _count("旧树大小 · old tree size"), new: str = _count("新树大小 · new tree size"),
-                _=Depends(identity.public()), session: Session = Depends(request_session)):
+                _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Prove that the tree of size new extends the tree of size old (RFC 9162 §2.1.4)."""
     proof = service.consistency_proof(session, int(old), int(new))
     return schemas.ConsistencyProof(old=int(old), new=int(new), proof=_b64(proof))
 
 
 @router.get("/entries/{leaf_hash_hex}", response_model=schemas.EntryWithProof, responses=PROBLEMS)
-def entry(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session)):
+def entry(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Find an integrated entry by its leaf hash and prove it is in the newest checkpoint."""
     if not HEX_HASH_RE.fullmatch(leaf_hash_hex):
         raise service.InvalidProofRequest("叶哈希须为64位十六进制数", "The leaf hash is 64 hexadecimal digits",

@@ -42,7 +42,7 @@ def _leaf_hash(text: str) -> bytes:
 
 
 @router.get("/ledger/receipts/{leaf_hash_hex}.txt")
-def receipt_text(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session)):
+def receipt_text(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Download the receipt of an integrated entry: a C2SP tlog-proof whose extra data is the entry."""
     issued = receipt_service.issue(session, _leaf_hash(leaf_hash_hex))
     return Response(issued.data, media_type=TEXT_MEDIA_TYPE, headers={
@@ -50,7 +50,7 @@ def receipt_text(leaf_hash_hex: str, _=Depends(identity.public()), session: Sess
 
 
 @router.get("/ledger/receipts/{leaf_hash_hex}.pdf")
-def receipt_pdf(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session)):
+def receipt_pdf(leaf_hash_hex: str, _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Download the receipt of an integrated entry as a bilingual PDF certificate with a QR code to /verify."""
     issued = receipt_service.issue(session, _leaf_hash(leaf_hash_hex))
     pdf = documents.render_pdf(CERTIFICATE, certificate_context(issued))
@@ -60,7 +60,7 @@ def receipt_pdf(leaf_hash_hex: str, _=Depends(identity.public()), session: Sessi
 
 
 @router.get("/ledger/keys")
-def keys(_=Depends(identity.public()), session: Session = Depends(request_session)):
+def keys(_=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Publish the log's verifier key and the active witnesses' keys, one vkey a line, for pinning."""
     return Response(receipt_service.published_keys(session).text(), media_type=TEXT_MEDIA_TYPE,
                     headers={"cache-control": KEYS_CACHE})
@@ -118,7 +118,7 @@ def _page(request: Request, *, status_code: int = 200, **context: Any):
 
 
 @router.get("/verify", dependencies=[Depends(identity.public())])
-def verify_form(request: Request, leaf: str = "", session: Session = Depends(request_session)):
+def verify_form(request: Request, leaf: str = "", session: Session = Depends(request_session, scope="function")):
     """Show the receipt check form; with ?leaf=<hex>, look the entry up and show its inclusion in the log."""
     if not leaf:
         return _page(request)
@@ -153,7 +153,7 @@ def _submitted(text: str, upload: UploadFile | None) -> tuple[bytes | None, str 
 
 @router.post("/verify", dependencies=[Depends(identity.public())])
 def verify_submit(request: Request, receipt_text: str = Form("", alias="receipt"),
-                  receipt_file: UploadFile | None = File(None), session: Session = Depends(request_session)):
+                  receipt_file: UploadFile | None = File(None), session: Session = Depends(request_session, scope="function")):
     """Check a pasted or uploaded receipt against the keys this deployment publishes, never keys inside it."""
     # The verdict is rendered straight away rather than POST → 303 → GET: checking changes nothing, and the receipt
     # (up to 64 KiB) is not kept anywhere to redirect to.

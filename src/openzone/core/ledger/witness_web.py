@@ -23,7 +23,7 @@ def _local(moment: dt.datetime | None) -> str:
 
 
 @router.get("/admin/ledger", dependencies=[Depends(identity.platform_admin())])
-def admin_ledger(request: Request, session: Session = Depends(request_session)):
+def admin_ledger(request: Request, session: Session = Depends(request_session, scope="function")):
     """Show the registered witnesses with their last cosigned size and last error, and the newest checkpoint's finality."""
     view = witness_service.witness_overview(session)
     return render(request, "ledger/admin.html", {"view": view, "cosigned": set(view.cosigners), "local": _local})

@@ -20,7 +20,7 @@ PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"descr
 @router.get("/inbox", response_model=schemas.InboxPage, responses=PROBLEMS)
 def list_inbox(unread_only: bool = False, cursor: str | None = Query(None, max_length=200),
                limit: int = Query(50, ge=1, le=200), principal: Principal = Depends(identity.signed_in()),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """List the caller's in-app messages, newest first."""
     page = service.inbox(session, principal.person_id, unread_only=unread_only, cursor=cursor, limit=limit)
     return schemas.InboxPage(items=[schemas.InboxMessage.model_validate(m) for m in page.items],
@@ -28,13 +28,13 @@ def list_inbox(unread_only: bool = False, cursor: str | None = Query(None, max_l
 
 
 @router.post("/inbox/read-all", response_model=schemas.MarkedRead, responses=PROBLEMS)
-def read_all(principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session)):
+def read_all(principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session, scope="function")):
     """Mark all of the caller's in-app messages read."""
     return schemas.MarkedRead(marked=service.mark_all_read(session, principal.person_id))
 
 
 @router.post("/inbox/{message_id}/read", response_model=schemas.InboxMessage, responses=PROBLEMS)
 def read_one(message_id: uuid.UUID, principal: Principal = Depends(identity.signed_in()),
-             session: Session = Depends(request_session)):
+             session: Session = Depends(request_session, scope="function")):
     """Mark one of the caller's in-app messages read."""
     return schemas.InboxMessage.model_validate(service.mark_read(session, principal.person_id, message_id))

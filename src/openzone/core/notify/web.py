@@ -29,7 +29,7 @@ def _local(moment: dt.datetime) -> str:
 
 @router.get("/inbox")
 def inbox_page(request: Request, unread: bool = False, cursor: str | None = Query(None, max_length=200),
-               principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session)):
+               principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session, scope="function")):
     """List the person's in-app messages, newest first, unread ones marked."""
     page = service.inbox(session, principal.person_id, unread_only=unread, cursor=cursor, limit=PAGE_SIZE)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -39,7 +39,7 @@ def inbox_page(request: Request, unread: bool = False, cursor: str | None = Quer
 
 
 @router.post("/inbox/read-all")
-def read_all(principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session)):
+def read_all(principal: Principal = Depends(identity.signed_in()), session: Session = Depends(request_session, scope="function")):
     """Mark every message read."""
     service.mark_all_read(session, principal.person_id)
     return RedirectResponse("/inbox", status_code=303)
@@ -47,7 +47,7 @@ def read_all(principal: Principal = Depends(identity.signed_in()), session: Sess
 
 @router.post("/inbox/{message_id}/read")
 def read_one(message_id: uuid.UUID, next: str = Form("/inbox"), principal: Principal = Depends(identity.signed_in()),
-             session: Session = Depends(request_session)):
+             session: Session = Depends(request_session, scope="function")):
     """Mark one message read and go back to the page it was on."""
     service.mark_read(session, principal.person_id, message_id)
     return RedirectResponse(safe_next(next), status_code=303)

@@ -97,13 +97,13 @@ def catalogue_matters():
 
 
 @router.get("/issuers/{issuer_id}", responses=PROBLEMS, dependencies=[Depends(identity.public())])
-def issuer_document(issuer_id: uuid.UUID, session: Session = Depends(request_session)) -> dict[str, Any]:
+def issuer_document(issuer_id: uuid.UUID, session: Session = Depends(request_session, scope="function")) -> dict[str, Any]:
     """Return the issuer's controller document with its Multikey, the key that verifies its licenses."""
     return service.controller_document(session, issuer_id)
 
 
 @router.get("/issuers/{issuer_id}/status/{purpose}", responses=PROBLEMS, dependencies=[Depends(identity.public())])
-def status_list(issuer_id: uuid.UUID, purpose: str, session: Session = Depends(request_session)) -> dict[str, Any]:
+def status_list(issuer_id: uuid.UUID, purpose: str, session: Session = Depends(request_session, scope="function")) -> dict[str, Any]:
     """Return the issuer's signed BitstringStatusListCredential for "revocation" or "suspension"."""
     return service.status_list_credential(session, issuer_id, purpose)
 
@@ -112,7 +112,7 @@ def status_list(issuer_id: uuid.UUID, purpose: str, session: Session = Depends(r
 
 
 @router.post("/licenses", response_model=schemas.LicenseOut, status_code=201, responses=PROBLEMS)
-def issue(body: schemas.LicenseIn, principal: Principal = Depends(ISSUE), session: Session = Depends(request_session),
+def issue(body: schemas.LicenseIn, principal: Principal = Depends(ISSUE), session: Session = Depends(request_session, scope="function"),
           key: str | None = idempotency.KEY):
     """Issue a license as a signed Verifiable Credential; its digest goes on the ledger. A retry with the same
     Idempotency-Key returns the first response and issues nothing."""
@@ -124,14 +124,14 @@ def issue(body: schemas.LicenseIn, principal: Principal = Depends(ISSUE), sessio
 
 
 @router.get("/licenses", response_model=list[schemas.LicenseOut], responses=PROBLEMS)
-def issued(principal: Principal = Depends(ISSUER_READ), session: Session = Depends(request_session)):
+def issued(principal: Principal = Depends(ISSUER_READ), session: Session = Depends(request_session, scope="function")):
     """List the caller's organisation's licenses, newest first (at most 200)."""
     return [license_out(lic) for lic in service.issued_by(session, issuer_org(session, principal))]
 
 
 @router.post("/licenses/batch", response_model=schemas.BatchOut, status_code=201, responses=PROBLEMS)
 def batch(rows: list[dict[str, Any]] = Body(..., max_length=MAX_BATCH), principal: Principal = Depends(ISSUE),
-          session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+          session: Session = Depends(request_session, scope="function"), key: str | None = idempotency.KEY):
     """Issue many licenses at once, all or none; a bad row answers 422 with a report naming each row's errors.
     A retry with the same Idempotency-Key returns the first response."""
 
@@ -145,7 +145,7 @@ def batch(rows: list[dict[str, Any]] = Body(..., max_length=MAX_BATCH), principa
 
 @router.patch("/licenses/{license_id}", response_model=schemas.LicenseOut, responses=PROBLEMS)
 def update(license_id: uuid.UUID, body: schemas.LicenseUpdate, principal: Principal = Depends(ISSUE),
-           session: Session = Depends(request_session)):
+           session: Session = Depends(request_session, scope="function")):
     """Change a license's fields or term and sign a new version."""
     return license_out(service.update(session, issuer_org_id=issuer_org(session, principal), license_id=license_id,
                                       fields=body.fields, valid_until_on=body.valid_until_on, keep_term=body.keep_term))
@@ -153,7 +153,7 @@ def update(license_id: uuid.UUID, body: schemas.LicenseUpdate, principal: Princi
 
 def _status(action: str):
     def change(license_id: uuid.UUID, body: schemas.StatusChange, principal: Principal = Depends(ISSUE),
-               session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+               session: Session = Depends(request_session, scope="function"), key: str | None = idempotency.KEY):
         return idempotency.respond(
             session, principal, key, scope=f"e_license.{action}",
             request={"license": str(license_id), **body.model_dump(mode="json")}, status_code=200,
@@ -178,7 +178,7 @@ for _action in ("suspend", "reinstate", "revoke"):
 
 @router.post("/applications", response_model=schemas.ApplicationOut, status_code=201, responses=PROBLEMS)
 def start(body: schemas.ApplicationIn, principal: Principal = Depends(CLERK),
-          session: Session = Depends(request_session)):
+          session: Session = Depends(request_session, scope="function")):
     """Open an application for a matter at the caller's window (accredited clerks only)."""
     app = service.start_application(session, clerk_person_id=principal.person_id, matter_code=body.matter)
     return application_out(session, app, service.desk_of(session, principal.person_id))
@@ -186,7 +186,7 @@ def start(body: schemas.ApplicationIn, principal: Principal = Depends(CLERK),
 
 @router.get("/applications/{application_id}", response_model=schemas.ApplicationOut, responses=PROBLEMS)
 def get_application(application_id: uuid.UUID, principal: Principal = Depends(CLERK_READ),
-                    session: Session = Depends(request_session)):
+                    session: Session = Depends(request_session, scope="function")):
     """Describe an application of the caller's window: what the grant allows, attachments, materials saved."""
     app, desk = service.application_for_clerk(session, application_id, principal.person_id)
     return application_out(session, app, desk)
@@ -195,7 +195,7 @@ def get_application(application_id: uuid.UUID, principal: Principal = Depends(CL
 @router.post("/applications/{application_id}/presentations", response_model=schemas.ApplicationOut,
              responses=PROBLEMS)
 def present(application_id: uuid.UUID, body: schemas.PresentationIn, principal: Principal = Depends(CLERK),
-            session: Session = Depends(consent.request_session)):
+            session: Session = Depends(consent.request_session, scope="function")):
     """Redeem the holder's QR payload or code at the caller's window and tie the grant to the application."""
     if not body.token and not body.code:
         raise ValidationFailed("请提供二维码内容或验证码", "Give the QR payload or the code",
@@ -208,7 +208,7 @@ def present(application_id: uuid.UUID, body: schemas.PresentationIn, principal: 
 @router.post("/applications/{application_id}/retrievals", response_model=schemas.AttachmentOut, status_code=201,
              responses=PROBLEMS)
 def retrieve(application_id: uuid.UUID, body: schemas.RetrievalIn, principal: Principal = Depends(CLERK),
-             session: Session = Depends(consent.request_session)):
+             session: Session = Depends(consent.request_session, scope="function")):
     """Retrieve one license under the grant (consent's gate decides and records), and attach it to the application."""
     att = service.retrieve(session, clerk_person_id=principal.person_id, application_id=application_id,
                            license_id=body.license_id)
@@ -228,14 +228,14 @@ def _me(principal: Principal) -> consent.Holder:
 
 
 @router.get("/me/licenses", response_model=list[schemas.LicenseOut], responses=PROBLEMS)
-def my_licenses(principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def my_licenses(principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """List the caller's licenses with status, the issuer's reason and the signed credential."""
     return [license_out(lic) for lic in service.licenses_of(session, _me(principal))]
 
 
 @router.get("/me/licenses/{license_id}", response_model=schemas.LicenseOut, responses=PROBLEMS)
 def my_license(license_id: uuid.UUID, principal: Principal = Depends(HOLDER),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Return one of the caller's licenses with its Verifiable Credential."""
     lic = service.get_license(session, license_id)
     if lic.holder_kind != "person" or lic.holder_id != principal.person_id:
@@ -252,14 +252,14 @@ def grant_out(grant: consent.Grant) -> schemas.GrantOut:
 
 
 @router.get("/me/grants", response_model=list[schemas.GrantOut], responses=PROBLEMS)
-def my_grants(principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def my_grants(principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """List the caller's grants that name e-licenses."""
     return [grant_out(g) for g in service.e_license_grants(session, _me(principal))]
 
 
 @router.post("/me/grants", response_model=schemas.GrantOut, status_code=201, responses=PROBLEMS)
 def authorise(body: schemas.AuthorisationIn, principal: Principal = Depends(HOLDER),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Authorise a service hall to retrieve the chosen licenses and fields for a matter, once each."""
     grant = service.authorise(session, holder=_me(principal), by_person=principal.person_id, matter_code=body.matter,
                               hall_org_id=body.hall_org_id,
@@ -270,14 +270,14 @@ def authorise(body: schemas.AuthorisationIn, principal: Principal = Depends(HOLD
 
 @router.post("/me/grants/{grant_id}/revoke", response_model=schemas.GrantOut, responses=PROBLEMS)
 def revoke_grant(grant_id: uuid.UUID, principal: Principal = Depends(HOLDER),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Revoke one of the caller's grants at once."""
     return grant_out(consent.revoke(session, grant_id, holders=[_me(principal)]))
 
 
 @router.get("/me/accesses", response_model=schemas.AccessPage, responses=PROBLEMS)
 def my_accesses(cursor: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=200),
-                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Page through every access to the caller's e-licenses, newest first, allowed or refused, with receipt links once
     integrated; follow next_cursor for older ones."""
     lines, next_cursor = service.access_history(session, [_me(principal)], cursor=cursor, limit=limit)

@@ -53,7 +53,7 @@ def _common() -> dict:
 
 
 @router.get("/e-license")
-def index(request: Request, _=Depends(identity.public()), session: Session = Depends(request_session)):
+def index(request: Request, _=Depends(identity.public()), session: Session = Depends(request_session, scope="function")):
     """Explain the service and link to the holder's, the clerk's and the online hall's pages."""
     return render(request, "e_license/index.html", _common() | {"stats": service.statistics(session)})
 
@@ -62,7 +62,7 @@ def index(request: Request, _=Depends(identity.public()), session: Session = Dep
 
 
 @router.get("/e-license/my")
-def my_licenses(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+def my_licenses(request: Request, principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """List the person's (and their organisations') licenses with status and the issuer's reason."""
     names = _holder_names(session, principal)
     groups = [(names[f"{h.kind.value}:{h.id}"], service.licenses_of(session, h)) for h in holders_of(principal)]
@@ -78,7 +78,7 @@ def _own(session: Session, principal: Principal, license_id: uuid.UUID):
 
 @router.get("/e-license/my/{license_id}")
 def my_license(license_id: uuid.UUID, request: Request, principal: Principal = Depends(HOLDER),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Show one license: fields, term, status with reason, and the check of its signature and status bits."""
     lic = _own(session, principal, license_id)
     ok, bits = service.check_credential(session, lic)
@@ -89,7 +89,7 @@ def my_license(license_id: uuid.UUID, request: Request, principal: Principal = D
 
 @router.get("/e-license/my/{license_id}/vc.json")
 def my_license_vc(license_id: uuid.UUID, principal: Principal = Depends(HOLDER),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Download the license's signed Verifiable Credential."""
     lic = _own(session, principal, license_id)
     return Response(json.dumps(lic.vc, ensure_ascii=False, indent=2), media_type="application/vc+json",
@@ -131,7 +131,7 @@ def _authorise_context(session: Session, principal: Principal, *, online: bool, 
 
 @router.get("/e-license/authorise")
 def authorise_form(request: Request, matter: str = "", hall: str = "", holder: str = "",
-                   principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+                   principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Ask for the matter and hall, then list the licenses the matter can use with their fields to tick."""
     return render(request, "e_license/authorise.html", _authorise_context(
         session, principal, online=False, holder=holder, matter=matter, place=hall))
@@ -139,7 +139,7 @@ def authorise_form(request: Request, matter: str = "", hall: str = "", holder: s
 
 @router.get("/e-license/online")
 def online_form(request: Request, matter: str = "", hall: str = "", holder: str = "",
-                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session)):
+                principal: Principal = Depends(HOLDER), session: Session = Depends(request_session, scope="function")):
     """Apply online: the same choice of matter, licenses and fields, for the online hall."""
     return render(request, "e_license/authorise.html", _authorise_context(
         session, principal, online=True, holder=holder, matter=matter, place=hall))
@@ -176,7 +176,7 @@ def _preview(request: Request, session: Session, principal: Principal, *, online
 @router.post("/e-license/authorise")
 def authorise_preview(request: Request, holder: str = Form(""), matter: str = Form(""), place: str = Form(""),
                       items: list[str] = Form([]), principal: Principal = Depends(HOLDER),
-                      session: Session = Depends(request_session)):
+                      session: Session = Depends(request_session, scope="function")):
     """Show the holder exactly which licenses and fields the hall will receive, before anything is granted."""
     return _preview(request, session, principal, online=False, holder=holder, matter=matter, place=place, items=items)
 
@@ -184,7 +184,7 @@ def authorise_preview(request: Request, holder: str = Form(""), matter: str = Fo
 @router.post("/e-license/online")
 def online_preview(request: Request, holder: str = Form(""), matter: str = Form(""), place: str = Form(""),
                    items: list[str] = Form([]), principal: Principal = Depends(HOLDER),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """Show exactly what the online hall will receive, before anything is granted."""
     return _preview(request, session, principal, online=True, holder=holder, matter=matter, place=place, items=items)
 
@@ -192,7 +192,7 @@ def online_preview(request: Request, holder: str = Form(""), matter: str = Form(
 @router.post("/e-license/authorise/confirm")
 def authorise_confirm(request: Request, holder: str = Form(""), matter: str = Form(""), place: str = Form(""),
                       items: list[str] = Form([]), principal: Principal = Depends(HOLDER),
-                      session: Session = Depends(request_session)):
+                      session: Session = Depends(request_session, scope="function")):
     """Give the grant just previewed and go to its page, where the holder shows the QR code at the window."""
     try:
         with session.begin_nested():
@@ -209,7 +209,7 @@ def authorise_confirm(request: Request, holder: str = Form(""), matter: str = Fo
 @router.post("/e-license/online/confirm")
 def online_confirm(request: Request, holder: str = Form(""), matter: str = Form(""), place: str = Form(""),
                    items: list[str] = Form([]), principal: Principal = Depends(HOLDER),
-                   session: Session = Depends(consent.request_session)):
+                   session: Session = Depends(consent.request_session, scope="function")):
     """Grant the online hall the licenses just previewed; it retrieves them at once into a new application."""
     try:
         app = service.apply_online(session, holder=_holder_from(principal, holder), by_person=principal.person_id,
@@ -221,7 +221,7 @@ def online_confirm(request: Request, holder: str = Form(""), matter: str = Form(
 
 @router.get("/e-license/online/applications/{application_id}")
 def online_result(application_id: uuid.UUID, request: Request, principal: Principal = Depends(HOLDER),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Show the holder's online application: the licenses retrieved and the paper no longer needed."""
     app = service.holder_application(session, application_id, holders_of(principal))
     return render(request, "e_license/online_result.html", _common() | {
@@ -231,7 +231,7 @@ def online_result(application_id: uuid.UUID, request: Request, principal: Princi
 
 @router.get("/e-license/history")
 def history(request: Request, cursor: str | None = Query(None, max_length=200), principal: Principal = Depends(HOLDER),
-            session: Session = Depends(request_session)):
+            session: Session = Depends(request_session, scope="function")):
     """List every access to the holder's licenses: who, hall and window, matter, license, when, outcome, receipt."""
     lines, next_cursor = service.access_history(session, holders_of(principal), cursor=cursor, limit=100)
     return render(request, "e_license/history.html", _common() | {
@@ -244,7 +244,7 @@ def history(request: Request, cursor: str | None = Query(None, max_length=200), 
 
 
 @router.get("/e-license/desk")
-def desk(request: Request, principal: Principal = Depends(DESK), session: Session = Depends(request_session)):
+def desk(request: Request, principal: Principal = Depends(DESK), session: Session = Depends(request_session, scope="function")):
     """Show the clerk's hall and window, a form to start an application, and the window's latest applications."""
     try:
         d = service.desk_of(session, principal.person_id)
@@ -261,7 +261,7 @@ def desk(request: Request, principal: Principal = Depends(DESK), session: Sessio
 
 @router.post("/e-license/desk/applications")
 def start_application(request: Request, matter: str = Form(""), principal: Principal = Depends(CLERK),
-                      session: Session = Depends(request_session)):
+                      session: Session = Depends(request_session, scope="function")):
     """Open an application for a matter at the clerk's window."""
     try:
         with session.begin_nested():
@@ -291,14 +291,14 @@ def _application_page(request: Request, session: Session, principal: Principal, 
 
 @router.get("/e-license/desk/applications/{application_id}")
 def application(application_id: uuid.UUID, request: Request, principal: Principal = Depends(CLERK),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """Show an application: scan the holder's QR code, what the grant allows, retrieve, materials saved."""
     return _application_page(request, session, principal, application_id)
 
 
 @router.post("/e-license/desk/applications/{application_id}/present")
 def present(application_id: uuid.UUID, request: Request, token: str = Form(""), code: str = Form(""),
-            principal: Principal = Depends(CLERK), session: Session = Depends(consent.request_session)):
+            principal: Principal = Depends(CLERK), session: Session = Depends(consent.request_session, scope="function")):
     """Accept the holder's QR code (scanned or typed) or short code; a refusal is shown and stays on the ledger."""
     try:
         # No savepoint: a refused try is an access record the holder must see, so it is kept with the page.
@@ -312,7 +312,7 @@ def present(application_id: uuid.UUID, request: Request, token: str = Form(""), 
 
 @router.post("/e-license/desk/applications/{application_id}/retrieve")
 def retrieve(application_id: uuid.UUID, request: Request, license_id: str = Form(""),
-             principal: Principal = Depends(CLERK), session: Session = Depends(consent.request_session)):
+             principal: Principal = Depends(CLERK), session: Session = Depends(consent.request_session, scope="function")):
     """Retrieve one license under the grant through the consent gate and attach it; refusals are shown clearly."""
     try:
         service.retrieve(session, clerk_person_id=principal.person_id, application_id=application_id,
@@ -328,7 +328,7 @@ def retrieve(application_id: uuid.UUID, request: Request, license_id: str = Form
 
 
 @router.get("/e-license/statistics")
-def statistics(request: Request, _=Depends(ADMIN), session: Session = Depends(request_session)):
+def statistics(request: Request, _=Depends(ADMIN), session: Session = Depends(request_session, scope="function")):
     """Show the figures the case reports, per hall and per month, as tables with bars."""
     stats = service.statistics(session)
     top = max([r[1] for r in stats.per_hall] + [r[1] for r in stats.per_month] + [1])

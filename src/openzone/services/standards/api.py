@@ -36,7 +36,7 @@ def search_standards(q: str = Query("", max_length=256, description="Query: word
                      region: list[str] = Query([], max_length=10), status: list[str] = Query([], max_length=10),
                      ics: list[str] = Query([], max_length=10), ccs: list[str] = Query([], max_length=10),
                      year: list[str] = Query([], max_length=10), page: int = Query(1, ge=1, le=1000),
-                     per_page: int = Query(20, ge=1, le=100), session: Session = Depends(request_session)):
+                     per_page: int = Query(20, ge=1, le=100), session: Session = Depends(request_session, scope="function")):
     """Search the standards as the public pages do: same query language, filters, ranking and facets."""
     filters = {k: v for k, v in {"region": region, "status": status, "ics": ics, "ccs": ccs, "year": year}.items() if v}
     results, found = service.search_standards(session, query=q, filters=filters, page=page, per_page=per_page)
@@ -51,7 +51,7 @@ def search_standards(q: str = Query("", max_length=256, description="Query: word
 
 @router.get("/changes", response_model=schemas.ChangePage, responses=PROBLEMS, dependencies=[Depends(public())])
 def changes(since: dt.datetime = Query(..., description="RFC 3339 instant, e.g. 2026-01-01T00:00:00Z"),
-            limit: int = Query(100, ge=1, le=500), session: Session = Depends(request_session)):
+            limit: int = Query(100, ge=1, le=500), session: Session = Depends(request_session, scope="function")):
     """List standards added or changed after an instant, oldest first."""
     if since.tzinfo is None:
         raise ValidationFailed("since 须带时区，例如 2026-01-01T00:00:00Z", "since needs a time zone, e.g. 2026-01-01T00:00:00Z",
@@ -79,13 +79,13 @@ def _json_lines(records):
 
 
 @router.get("/export.json", responses={200: {"content": {"application/json": {}}}}, dependencies=[Depends(public())])
-def export_json(session: Session = Depends(request_session)):
+def export_json(session: Session = Depends(request_session, scope="function")):
     """Export every standard's bibliographic record as one JSON array (no full text)."""
     return _export(session, _json_lines, "application/json", "standards.json")
 
 
 @router.get("/export.csv", responses={200: {"content": {"text/csv": {}}}}, dependencies=[Depends(public())])
-def export_csv(session: Session = Depends(request_session)):
+def export_csv(session: Session = Depends(request_session, scope="function")):
     """Export every standard's bibliographic record as UTF-8 CSV with a header row (lists joined by semicolons)."""
     return _export(session, service.export_csv, "text/csv; charset=utf-8", "standards.csv")
 
@@ -101,14 +101,14 @@ def _draft_out(session: Session, draft) -> schemas.DraftOut:
 
 
 @router.get("/drafts", response_model=list[schemas.DraftOut], responses=PROBLEMS, dependencies=[Depends(public())])
-def list_drafts(session: Session = Depends(request_session)):
+def list_drafts(session: Session = Depends(request_session, scope="function")):
     """List the joint drafts with their stages, deadlines and duplicate checks."""
     return [_draft_out(session, d) for d in workflow.list_drafts(session)[:100]]
 
 
 @router.post("/drafts", response_model=schemas.DraftOut, status_code=201, responses=WRITE_PROBLEMS)
 def propose(body: schemas.DraftIn, principal: Principal = Depends(signed_in(scopes=("write",))),
-            session: Session = Depends(request_session)):
+            session: Session = Depends(request_session, scope="function")):
     """Propose a joint standard for the caller's organisation (a regulator or a sector department)."""
     actor = workflow.actor_for(session, principal.person_id, org_id=principal.token_org_id)
     draft = workflow.propose(session, actor=actor, title_zh=body.title_zh, title_en=body.title_en, scope=body.scope)
@@ -116,14 +116,14 @@ def propose(body: schemas.DraftIn, principal: Principal = Depends(signed_in(scop
 
 
 @router.get("/drafts/{draft_id}", response_model=schemas.DraftOut, responses=PROBLEMS, dependencies=[Depends(public())])
-def get_draft(draft_id: uuid.UUID, session: Session = Depends(request_session)):
+def get_draft(draft_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Describe one joint draft."""
     return _draft_out(session, workflow.get_draft(session, draft_id))
 
 
 @router.post("/drafts/{draft_id}/decisions", response_model=schemas.DraftOut, responses=WRITE_PROBLEMS)
 def decide(draft_id: uuid.UUID, body: schemas.DecisionIn, principal: Principal = Depends(signed_in(scopes=("write",))),
-           session: Session = Depends(request_session)):
+           session: Session = Depends(request_session, scope="function")):
     """Record the caller's regulator's approval or rejection at joint or final approval."""
     actor = workflow.actor_for(session, principal.person_id, org_id=principal.token_org_id)
     return _draft_out(session, workflow.decide(session, actor=actor, draft_id=draft_id, decision=body.decision,
@@ -131,7 +131,7 @@ def decide(draft_id: uuid.UUID, body: schemas.DecisionIn, principal: Principal =
 
 
 @router.get("/{standard_id}", response_model=schemas.StandardDetail, responses=PROBLEMS, dependencies=[Depends(public())])
-def get_standard(standard_id: uuid.UUID, session: Session = Depends(request_session)):
+def get_standard(standard_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Describe one standard in full: bibliographic data, scope, full text, replacements and amendments."""
     s = service.get_standard(session, standard_id)
     related = service.related_to(session, s, limit=0)

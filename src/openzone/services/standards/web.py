@@ -42,7 +42,7 @@ def _url(base: str, params: dict[str, list[str]]) -> str:
 @router.get("/standards", dependencies=[Depends(public())])
 def search_page(request: Request, q: str = Query("", max_length=256), region: list[str] = Query([]),
                 status: list[str] = Query([]), ics: list[str] = Query([]), year: list[str] = Query([]),
-                page: int = Query(1, ge=1, le=1000), session: Session = Depends(request_session)):
+                page: int = Query(1, ge=1, le=1000), session: Session = Depends(request_session, scope="function")):
     """Search the library with filters, facets and highlighted snippets (no sign-in)."""
     chosen = {"region": region, "status": status, "ics": ics, "year": year}
     filters = {k: v for k, v in chosen.items() if v}
@@ -75,13 +75,13 @@ def search_page(request: Request, q: str = Query("", max_length=256), region: li
 
 
 @router.get("/standards/statistics", dependencies=[Depends(public())])
-def statistics_page(request: Request, session: Session = Depends(request_session)):
+def statistics_page(request: Request, session: Session = Depends(request_session, scope="function")):
     """Show counts of standards by region, status and ICS field as tables with bars."""
     return render(request, "standards/statistics.html", {"stats": service.statistics(session), **_labels()})
 
 
 @router.get("/standards/feed.atom", dependencies=[Depends(public())])
-def feed(request: Request, session: Session = Depends(request_session)):
+def feed(request: Request, session: Session = Depends(request_session, scope="function")):
     """Serve an Atom feed of new and changed standards."""
     changes = service.recent_changes(session, limit=50)
     numbers = service.numbers_for(session, {s.id for _, s in changes})
@@ -99,7 +99,7 @@ def _atom(request: Request, template: str, ctx: dict) -> Response:
 
 
 @router.get("/standards/notices", dependencies=[Depends(public())])
-def notices_page(request: Request, session: Session = Depends(request_session)):
+def notices_page(request: Request, session: Session = Depends(request_session, scope="function")):
     """List the plans, work points, policies and notices the three regions share."""
     actor = _maybe_actor(request, session)
     return render(request, "standards/notices.html", {"notices": workflow.notices(session), "actor": actor,
@@ -107,7 +107,7 @@ def notices_page(request: Request, session: Session = Depends(request_session)):
 
 
 @router.get("/standards/notices.atom", dependencies=[Depends(public())])
-def notices_feed(request: Request, session: Session = Depends(request_session)):
+def notices_feed(request: Request, session: Session = Depends(request_session, scope="function")):
     """Serve an Atom feed of the shared notices."""
     items = workflow.notices(session, limit=50)
     entries = [{"id": f"urn:uuid:{n.id}", "updated": rfc3339(n.created_at), "notice": n} for n in items]
@@ -119,14 +119,14 @@ def notices_feed(request: Request, session: Session = Depends(request_session)):
 
 @router.get("/standards/notices/new")
 def notice_form(request: Request, principal: Principal = Depends(signed_in()),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """Show the form a regulator uses to share a notice."""
     return render(request, "standards/notice_new.html", {"form": {}, **_labels()})
 
 
 @router.post("/standards/notices/new")
 def notice_submit(request: Request, kind: str = Form(""), title: str = Form(""), body: str = Form(""),
-                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Share a notice with the other two regions."""
     try:
         with session.begin_nested():
@@ -140,7 +140,7 @@ def notice_submit(request: Request, kind: str = Form(""), title: str = Form(""),
 
 
 @router.get("/standards/notices/{notice_id}", dependencies=[Depends(public())])
-def notice_page(request: Request, notice_id: uuid.UUID, session: Session = Depends(request_session)):
+def notice_page(request: Request, notice_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Show a shared notice; a reader from another region's regulator leaves a read receipt."""
     notice = workflow.get_notice(session, notice_id)
     actor = _maybe_actor(request, session)
@@ -164,7 +164,7 @@ def _maybe_actor(request: Request, session: Session) -> workflow.Actor | None:
 
 
 @router.get("/standards/drafts", dependencies=[Depends(public())])
-def drafts_page(request: Request, session: Session = Depends(request_session)):
+def drafts_page(request: Request, session: Session = Depends(request_session, scope="function")):
     """List the joint drafts and their stages (anyone may read)."""
     return render(request, "standards/drafts.html", {"drafts": workflow.list_drafts(session),
                                                      "actor": _maybe_actor(request, session), **_labels()})
@@ -178,7 +178,7 @@ def draft_form(request: Request, principal: Principal = Depends(signed_in())):
 
 @router.post("/standards/drafts/new")
 def draft_submit(request: Request, title_zh: str = Form(""), title_en: str = Form(""), scope: str = Form(""),
-                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Propose a joint standard; the duplicate check runs and the three regulators are notified."""
     try:
         with session.begin_nested():
@@ -203,7 +203,7 @@ def _draft_context(request: Request, session: Session, draft_id: uuid.UUID) -> d
 
 
 @router.get("/standards/drafts/{draft_id}", dependencies=[Depends(public())])
-def draft_page(request: Request, draft_id: uuid.UUID, session: Session = Depends(request_session)):
+def draft_page(request: Request, draft_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Show a draft: its stage and deadline, duplicate check, decisions, comments, numbers and the actions allowed."""
     return render(request, "standards/draft.html", _draft_context(request, session, draft_id))
 
@@ -230,7 +230,7 @@ def _date(value: str, field: str) -> dt.date:
 
 @router.post("/standards/drafts/{draft_id}/decide")
 def draft_decide(request: Request, draft_id: uuid.UUID, decision: str = Form(""), note: str = Form(""),
-                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Record the acting regulator's approval or rejection."""
     return _act(request, session, principal, draft_id, lambda a: workflow.decide(
         session, actor=a, draft_id=draft_id, decision=decision, note=note), "decision")
@@ -238,7 +238,7 @@ def draft_decide(request: Request, draft_id: uuid.UUID, decision: str = Form("")
 
 @router.post("/standards/drafts/{draft_id}/participants")
 def draft_participant(request: Request, draft_id: uuid.UUID, org_id: str = Form(""), org_name: str = Form(""),
-                      principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Add an organisation to the drafting group."""
     def run(actor):
         try:
@@ -254,7 +254,7 @@ def draft_participant(request: Request, draft_id: uuid.UUID, org_id: str = Form(
 @router.post("/standards/drafts/{draft_id}/comment-period")
 def draft_open_comment(request: Request, draft_id: uuid.UUID, body: str = Form(""), start_on: str = Form(""),
                        end_on: str = Form(""), principal: Principal = Depends(signed_in()),
-                       session: Session = Depends(request_session)):
+                       session: Session = Depends(request_session, scope="function")):
     """Open public comment on the draft text."""
     return _act(request, session, principal, draft_id, lambda a: workflow.open_comment(
         session, actor=a, draft_id=draft_id, body=body, start_on=_date(start_on, "start_on"),
@@ -263,7 +263,7 @@ def draft_open_comment(request: Request, draft_id: uuid.UUID, body: str = Form("
 
 @router.post("/standards/drafts/{draft_id}/comments")
 def draft_comment(request: Request, draft_id: uuid.UUID, clause: str = Form(""), text: str = Form(""),
-                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Comment on the draft (participants only)."""
     return _act(request, session, principal, draft_id, lambda a: workflow.add_comment(
         session, actor=a, draft_id=draft_id, clause=clause, text=text), "text", "#comments")
@@ -271,7 +271,7 @@ def draft_comment(request: Request, draft_id: uuid.UUID, clause: str = Form(""),
 
 @router.post("/standards/drafts/{draft_id}/comments/{comment_id}/answer")
 def draft_answer(request: Request, draft_id: uuid.UUID, comment_id: uuid.UUID, answer: str = Form(""),
-                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Answer a comment."""
     return _act(request, session, principal, draft_id, lambda a: workflow.answer_comment(
         session, actor=a, draft_id=draft_id, comment_id=comment_id, answer=answer), "answer", "#comments")
@@ -279,7 +279,7 @@ def draft_answer(request: Request, draft_id: uuid.UUID, comment_id: uuid.UUID, a
 
 @router.post("/standards/drafts/{draft_id}/close-comment")
 def draft_close_comment(request: Request, draft_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-                        session: Session = Depends(request_session)):
+                        session: Session = Depends(request_session, scope="function")):
     """End public comment and move to technical review."""
     return _act(request, session, principal, draft_id, lambda a: workflow.close_comment(
         session, actor=a, draft_id=draft_id), "stage")
@@ -287,7 +287,7 @@ def draft_close_comment(request: Request, draft_id: uuid.UUID, principal: Princi
 
 @router.post("/standards/drafts/{draft_id}/review")
 def draft_review(request: Request, draft_id: uuid.UUID, result: str = Form(""), note: str = Form(""),
-                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Record the technical review's result."""
     def run(actor):
         if result not in ("passed", "failed"):
@@ -299,7 +299,7 @@ def draft_review(request: Request, draft_id: uuid.UUID, result: str = Form(""), 
 
 @router.post("/standards/drafts/{draft_id}/sequence")
 def draft_sequence(request: Request, draft_id: uuid.UUID, sequence: str = Form(""), year: str = Form(""),
-                   principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                   principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Propose the shared 3xxx sequence number."""
     def run(actor):
         if not (sequence.strip().isdigit() and year.strip().isdigit()):
@@ -313,7 +313,7 @@ def draft_sequence(request: Request, draft_id: uuid.UUID, sequence: str = Form("
 
 @router.post("/standards/drafts/{draft_id}/confirm-number")
 def draft_confirm(request: Request, draft_id: uuid.UUID, number: str = Form(""),
-                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Confirm the acting region's number, optionally a different one."""
     return _act(request, session, principal, draft_id, lambda a: workflow.confirm_number(
         session, actor=a, draft_id=draft_id, number=number), "number")
@@ -321,7 +321,7 @@ def draft_confirm(request: Request, draft_id: uuid.UUID, number: str = Form(""),
 
 @router.post("/standards/drafts/{draft_id}/publish")
 def draft_publish(request: Request, draft_id: uuid.UUID, issued_on: str = Form(""), effective_on: str = Form(""),
-                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                  principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Publish the standard under the acting region's number."""
     return _act(request, session, principal, draft_id, lambda a: workflow.publish(
         session, actor=a, draft_id=draft_id, issued_on=_date(issued_on, "issued_on"),
@@ -330,7 +330,7 @@ def draft_publish(request: Request, draft_id: uuid.UUID, issued_on: str = Form("
 
 @router.post("/standards/drafts/{draft_id}/feedback")
 def draft_feedback(request: Request, draft_id: uuid.UUID, text: str = Form(""),
-                   principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                   principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Give implementation feedback on the published standard."""
     return _act(request, session, principal, draft_id, lambda a: workflow.add_feedback(
         session, actor=a, draft_id=draft_id, text=text), "feedback_text", "#feedback")
@@ -340,7 +340,7 @@ def draft_feedback(request: Request, draft_id: uuid.UUID, text: str = Form(""),
 
 
 @router.get("/standards/{standard_id}", dependencies=[Depends(public())])
-def standard_page(request: Request, standard_id: uuid.UUID, session: Session = Depends(request_session)):
+def standard_page(request: Request, standard_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Show a standard's bibliographic record, history, amendments and related standards."""
     standard = service.get_standard(session, standard_id)
     related = service.related_to(session, standard)
@@ -353,7 +353,7 @@ def standard_page(request: Request, standard_id: uuid.UUID, session: Session = D
 
 
 @router.get("/standards/{standard_id}/text", dependencies=[Depends(public())])
-def reader_page(request: Request, standard_id: uuid.UUID, session: Session = Depends(request_session)):
+def reader_page(request: Request, standard_id: uuid.UUID, session: Session = Depends(request_session, scope="function")):
     """Show a standard's full text for reading, paragraph by paragraph."""
     standard = service.get_standard(session, standard_id)
     paragraphs = [p.strip() for p in standard.body.splitlines() if p.strip()]

@@ -58,7 +58,7 @@ def _upload(session: Session, principal: Principal, file: UploadFile, category: 
 
 @router.post("/documents", response_model=schemas.DocumentOut, status_code=201, responses=UPLOAD_PROBLEMS)
 async def upload_document(file: UploadFile = File(...), category: str = Form(""), tags: str = Form(""),
-                          principal: Principal = Depends(WRITE), session: Session = Depends(request_session),
+                          principal: Principal = Depends(WRITE), session: Session = Depends(request_session, scope="function"),
                           key: str | None = idempotency.KEY):
     """File one document (PDF, image, UBL XML, DCSA JSON or 报关单 JSON); a retry with its Idempotency-Key replays."""
     data = await file.read()
@@ -71,7 +71,7 @@ async def upload_document(file: UploadFile = File(...), category: str = Form("")
 
 @router.post("/batches", response_model=schemas.BatchOut, status_code=201, responses=UPLOAD_PROBLEMS)
 async def upload_batch(file: UploadFile = File(...), principal: Principal = Depends(WRITE),
-                       session: Session = Depends(request_session), key: str | None = idempotency.KEY):
+                       session: Session = Depends(request_session, scope="function"), key: str | None = idempotency.KEY):
     """File a ZIP batch; each file is filed or refused on its own, with its reason; a retry with its key replays."""
     data = await file.read()
     request = {"filename": file.filename or "", "sha256": hashlib.sha256(data).hexdigest()}
@@ -92,7 +92,7 @@ def _batch(session: Session, principal: Principal, file: UploadFile, data: bytes
 def list_documents(q: str = Query("", max_length=256), category: str = Query("", max_length=24),
                    counterparty: str = Query("", max_length=200), limit: int = Query(50, ge=1, le=200),
                    offset: int = Query(0, ge=0, le=100_000), principal: Principal = Depends(READ),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """List or search the firm's documents."""
     org = _firm(session, principal)
     if q.strip():
@@ -106,14 +106,14 @@ def list_documents(q: str = Query("", max_length=256), category: str = Query("",
 
 
 @router.get("/documents/{document_id}", response_model=schemas.DocumentOut, responses=PROBLEMS)
-def get_document(document_id: uuid.UUID, principal: Principal = Depends(READ), session: Session = Depends(request_session)):
+def get_document(document_id: uuid.UUID, principal: Principal = Depends(READ), session: Session = Depends(request_session, scope="function")):
     """Describe one of the firm's documents with its parsed fields."""
     return document_out(service.get_document(session, _firm(session, principal), document_id), with_fields=True)
 
 
 @router.get("/documents/{document_id}/file", responses={**PROBLEMS, 200: {"content": {"application/octet-stream": {}}}})
 def get_document_file(document_id: uuid.UUID, principal: Principal = Depends(READ),
-                      session: Session = Depends(request_session)):
+                      session: Session = Depends(request_session, scope="function")):
     """Download one of the firm's stored files."""
     doc, data = service.document_bytes(session, _firm(session, principal), document_id)
     return Response(data, media_type=domain.MEDIA_TYPES[domain.FileKind(doc.file_kind)])
@@ -130,14 +130,14 @@ def _dossier_out(session: Session, dossier) -> schemas.DossierOut:
 
 
 @router.get("/dossiers", response_model=list[schemas.DossierOut], responses=PROBLEMS)
-def list_dossiers(principal: Principal = Depends(READ), session: Session = Depends(request_session)):
+def list_dossiers(principal: Principal = Depends(READ), session: Session = Depends(request_session, scope="function")):
     """List the firm's shipment dossiers with completeness."""
     org = _firm(session, principal)
     return [_dossier_out(session, d) for d in service.dossiers(session, org)[:200]]
 
 
 @router.get("/dossiers/{dossier_id}", response_model=schemas.DossierOut, responses=PROBLEMS)
-def get_dossier(dossier_id: uuid.UUID, principal: Principal = Depends(READ), session: Session = Depends(request_session)):
+def get_dossier(dossier_id: uuid.UUID, principal: Principal = Depends(READ), session: Session = Depends(request_session, scope="function")):
     """Describe one of the firm's dossiers."""
     return _dossier_out(session, service.get_dossier(session, _firm(session, principal), dossier_id))
 
@@ -148,7 +148,7 @@ def get_dossier(dossier_id: uuid.UUID, principal: Principal = Depends(READ), ses
 @router.get("/shared/dossiers/{dossier_id}", responses=PULL_PROBLEMS)
 def pull_dossier(dossier_id: uuid.UUID, purpose: str = Query(..., max_length=64),
                  fields: list[str] = Query(["documents"], max_length=5), principal: Principal = Depends(READ),
-                 session: Session = Depends(consent.request_session)) -> dict[str, Any]:
+                 session: Session = Depends(consent.request_session, scope="function")) -> dict[str, Any]:
     """Pull a firm's dossier under its grant to the caller's bank; the pull is on the ledger and shown to the firm."""
     bank = _bank(session, principal)
     return sharing.pull_dossier(session, bank_org_id=bank, token_id=principal.token_id, dossier_id=dossier_id,
@@ -158,7 +158,7 @@ def pull_dossier(dossier_id: uuid.UUID, purpose: str = Query(..., max_length=64)
 @router.get("/shared/documents/{document_id}", responses=PULL_PROBLEMS)
 def pull_document(document_id: uuid.UUID, purpose: str = Query(..., max_length=64),
                   fields: list[str] = Query(["fields"], max_length=2), principal: Principal = Depends(READ),
-                  session: Session = Depends(consent.request_session)) -> dict[str, Any]:
+                  session: Session = Depends(consent.request_session, scope="function")) -> dict[str, Any]:
     """Pull one of a firm's documents (its fields) under its grant to the caller's bank."""
     bank = _bank(session, principal)
     pulled, _ = sharing.pull_document(session, bank_org_id=bank, token_id=principal.token_id, document_id=document_id,
@@ -168,7 +168,7 @@ def pull_document(document_id: uuid.UUID, purpose: str = Query(..., max_length=6
 
 @router.get("/shared/documents/{document_id}/file", responses={**PULL_PROBLEMS, 200: {"content": {"application/octet-stream": {}}}})
 def pull_document_file(document_id: uuid.UUID, purpose: str = Query(..., max_length=64),
-                       principal: Principal = Depends(READ), session: Session = Depends(consent.request_session)):
+                       principal: Principal = Depends(READ), session: Session = Depends(consent.request_session, scope="function")):
     """Pull one of a firm's files under a grant that names the file field; the receipt is in X-Ledger-Leaf."""
     bank = _bank(session, principal)
     pulled, data = sharing.pull_document(session, bank_org_id=bank, token_id=principal.token_id, document_id=document_id,
@@ -181,7 +181,7 @@ def pull_document_file(document_id: uuid.UUID, purpose: str = Query(..., max_len
 @router.get("/shared/profiles/{org_id}", responses=PULL_PROBLEMS)
 def pull_profile(org_id: uuid.UUID, purpose: str = Query(..., max_length=64),
                  fields: list[str] = Query(["figures"], max_length=2), principal: Principal = Depends(READ),
-                 session: Session = Depends(consent.request_session)) -> dict[str, Any]:
+                 session: Session = Depends(consent.request_session, scope="function")) -> dict[str, Any]:
     """Pull a firm's trusted profile under its grant to the caller's bank."""
     bank = _bank(session, principal)
     return sharing.pull_profile(session, bank_org_id=bank, token_id=principal.token_id, org_id=org_id, fields=fields,

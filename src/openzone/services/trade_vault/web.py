@@ -61,7 +61,7 @@ def documents_page(request: Request, q: str = Query("", max_length=256), categor
                    counterparty: str = Query("", max_length=200), date_from: str = Query("", max_length=10),
                    date_to: str = Query("", max_length=10), dossier: str = Query("", max_length=36),
                    page: int = Query(1, ge=1, le=500), principal: Principal = Depends(MEMBER),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """List the firm's documents; search fields and text; filter by category, counterparty, date and dossier."""
     org = _firm(session, principal)
     form = {"q": q, "category": category, "counterparty": counterparty, "date_from": date_from, "date_to": date_to,
@@ -101,7 +101,7 @@ def documents_page(request: Request, q: str = Query("", max_length=256), categor
 
 
 @router.get("/trade-vault/upload")
-def upload_form(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def upload_form(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Show the upload form: one file (PDF, image, XML, JSON) or a ZIP batch."""
     _firm(session, principal)
     return render(request, "trade_vault/upload.html", {"form": {}, **_labels()})
@@ -109,7 +109,7 @@ def upload_form(request: Request, principal: Principal = Depends(MEMBER), sessio
 
 @router.post("/trade-vault/upload")
 async def upload(request: Request, file: UploadFile | None = File(None), category: str = Form(""), tags: str = Form(""),
-                 principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """File one document or a ZIP batch; a refused file is listed with its reason and nothing of it is kept."""
     org = _firm(session, principal)
     form = {"category": category, "tags": tags}
@@ -155,14 +155,14 @@ def i18n_today() -> dt.date:
 
 @router.get("/trade-vault/documents/{document_id}")
 def document_page(request: Request, document_id: uuid.UUID, principal: Principal = Depends(MEMBER),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Show a document: its fields, category and tags, dossier, retention, ledger receipt and withdrawal."""
     org = _firm(session, principal)
     return render(request, "trade_vault/document.html", _document_context(session, org, document_id))
 
 
 @router.get("/trade-vault/documents/{document_id}/file")
-def document_file(document_id: uuid.UUID, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def document_file(document_id: uuid.UUID, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Download the stored file as filed (checked against its SHA-256)."""
     org = _firm(session, principal)
     doc, data = service.document_bytes(session, org, document_id)
@@ -184,7 +184,7 @@ def _act(request: Request, session: Session, org: uuid.UUID, document_id: uuid.U
 
 @router.post("/trade-vault/documents/{document_id}/category")
 def document_category(request: Request, document_id: uuid.UUID, category: str = Form(""), tags: str = Form(""),
-                      principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Change a document's category and tags."""
     org = _firm(session, principal)
     return _act(request, session, org, document_id, lambda: service.set_category(
@@ -193,7 +193,7 @@ def document_category(request: Request, document_id: uuid.UUID, category: str = 
 
 @router.post("/trade-vault/documents/{document_id}/dossier")
 def document_dossier(request: Request, document_id: uuid.UUID, dossier: str = Form(""), new_title: str = Form(""),
-                     principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+                     principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Move a document into another dossier, a new one, or none."""
     org = _firm(session, principal)
     return _act(request, session, org, document_id, lambda: service.relink(
@@ -202,7 +202,7 @@ def document_dossier(request: Request, document_id: uuid.UUID, dossier: str = Fo
 
 @router.post("/trade-vault/documents/{document_id}/withdraw")
 def document_withdraw(request: Request, document_id: uuid.UUID, reason: str = Form(""),
-                      principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Withdraw a document past its retention period; its record and receipt stay."""
     org = _firm(session, principal)
     return _act(request, session, org, document_id, lambda: service.withdraw(
@@ -210,7 +210,7 @@ def document_withdraw(request: Request, document_id: uuid.UUID, reason: str = Fo
 
 
 @router.get("/trade-vault/dossiers")
-def dossiers_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def dossiers_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """List the firm's shipment dossiers with their completeness."""
     org = _firm(session, principal)
     rows = [(d, service.completeness(session, d.id), len(service.dossier_documents(session, d.id)))
@@ -220,7 +220,7 @@ def dossiers_page(request: Request, principal: Principal = Depends(MEMBER), sess
 
 @router.get("/trade-vault/dossiers/{dossier_id}")
 def dossier_page(request: Request, dossier_id: uuid.UUID, principal: Principal = Depends(MEMBER),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Show a dossier: its reference numbers, documents and what a complete shipment file still lacks."""
     org = _firm(session, principal)
     dossier = service.get_dossier(session, org, dossier_id)
@@ -245,14 +245,14 @@ def _sharing_context(session: Session, org: uuid.UUID) -> dict[str, object]:
 
 
 @router.get("/trade-vault/sharing")
-def sharing_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def sharing_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Show the firm's grants to banks, the form to grant, and every pull with its receipt."""
     org = _firm(session, principal)
     return render(request, "trade_vault/sharing.html", _sharing_context(session, org))
 
 
 @router.post("/trade-vault/sharing")
-async def sharing_grant(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+async def sharing_grant(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Grant a bank access to a dossier (or all), a document or the profile, for a purpose and a time."""
     org = _firm(session, principal)
     data = await request.form()
@@ -283,7 +283,7 @@ async def sharing_grant(request: Request, principal: Principal = Depends(MEMBER)
 
 @router.post("/trade-vault/sharing/{grant_id}/revoke")
 def sharing_revoke(request: Request, grant_id: uuid.UUID, principal: Principal = Depends(MEMBER),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """Revoke a grant at once."""
     org = _firm(session, principal)
     try:
@@ -296,7 +296,7 @@ def sharing_revoke(request: Request, grant_id: uuid.UUID, principal: Principal =
 
 
 @router.get("/trade-vault/bank")
-def bank_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def bank_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Show bank staff what firms have shared with their bank and the pulls made."""
     bank = sharing.org_of(session, principal, "bank")
     shares = sharing.grants_to_bank(session, bank)
@@ -309,7 +309,7 @@ def bank_page(request: Request, principal: Principal = Depends(MEMBER), session:
 
 
 @router.get("/trade-vault/profile")
-def profile_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def profile_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Show the trusted enterprise profile computed from the vault; every figure links to its documents."""
     org = _firm(session, principal)
     report = profile.compute(session, org)
@@ -319,7 +319,7 @@ def profile_page(request: Request, principal: Principal = Depends(MEMBER), sessi
 
 
 @router.post("/trade-vault/profile/report")
-def profile_report(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def profile_report(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Generate the profile PDF, put its digest on the ledger, and go to the report."""
     org = _firm(session, principal)
     saved = profile.issue_report(session, org_id=org, org_name=sharing.organisation_name(session, org),
@@ -328,7 +328,7 @@ def profile_report(request: Request, principal: Principal = Depends(MEMBER), ses
 
 
 @router.get("/trade-vault/profile/reports/{report_id}.pdf")
-def profile_pdf(report_id: uuid.UUID, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def profile_pdf(report_id: uuid.UUID, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Download a generated profile report PDF (rebuilt from its stored figures and checked against its digest)."""
     org = _firm(session, principal)
     data = profile.report_pdf(session, org_id=org, report_id=report_id)
@@ -337,14 +337,14 @@ def profile_pdf(report_id: uuid.UUID, principal: Principal = Depends(MEMBER), se
 
 
 @router.get("/trade-vault/aeo")
-def aeo_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def aeo_page(request: Request, principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Score the AEO record-keeping checklist from the vault and list the gaps."""
     org = _firm(session, principal)
     return render(request, "trade_vault/aeo.html", {"score": profile.aeo_score(session, org), **_labels()})
 
 
 @router.get("/trade-vault/aeo/audit.zip")
-def aeo_audit(principal: Principal = Depends(MEMBER), session: Session = Depends(request_session)):
+def aeo_audit(principal: Principal = Depends(MEMBER), session: Session = Depends(request_session, scope="function")):
     """Download the audit package: documents, manifest, receipts and 20 declarations traced through their dossiers."""
     org = _firm(session, principal)
     data = profile.audit_package(session, org)

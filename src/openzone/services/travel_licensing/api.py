@@ -39,7 +39,7 @@ def _out(session: Session, app: Application) -> schemas.ApplicationOut:
 
 @router.post("/applications", response_model=schemas.ApplicationOut, status_code=201, responses=PROBLEMS)
 def apply(body: schemas.ApplicationIn, principal: Principal = Depends(signed_in(scopes=["write"])),
-          session: Session = Depends(request_session)):
+          session: Session = Depends(request_session, scope="function")):
     """Apply in one request: answers, route and signature; approved at once when every check passes."""
     orgs = {principal.token_org_id} if principal.is_token else principal.orgs_with("org_admin")
     if not orgs:
@@ -70,7 +70,7 @@ def apply(body: schemas.ApplicationIn, principal: Principal = Depends(signed_in(
 
 @router.get("/applications/{application_id}", response_model=schemas.ApplicationOut, responses=PROBLEMS)
 def get_application(application_id: uuid.UUID, principal: Principal = Depends(signed_in(scopes=["read"])),
-                    session: Session = Depends(request_session)):
+                    session: Session = Depends(request_session, scope="function")):
     """Return a case to its firm, or to licensing staff; another firm's case is not found."""
     staff = not principal.is_token and bool(principal.orgs_with(*STAFF))
     app = service.get_application(session, application_id, org_ids=None if staff else _firm_orgs(principal))
@@ -79,7 +79,7 @@ def get_application(application_id: uuid.UUID, principal: Principal = Depends(si
 
 @router.post("/obligations/{obligation_id}/deposit", response_model=schemas.ObligationOut, responses=PROBLEMS)
 def record_deposit(obligation_id: uuid.UUID, body: schemas.DepositIn,
-                   principal: Principal = Depends(signed_in(scopes=["write"])), session: Session = Depends(request_session)):
+                   principal: Principal = Depends(signed_in(scopes=["write"])), session: Session = Depends(request_session, scope="function")):
     """Record the firm's deposit or bank guarantee with its evidence."""
     ob = session.get(Obligation, obligation_id)
     if ob is None or ob.org_id not in _firm_orgs(principal):
@@ -110,7 +110,7 @@ def _licence_of(session: Session, app: Application):
 @router.post("/applications/{application_id}/branches", response_model=schemas.ObligationOut, status_code=201,
              responses=PROBLEMS)
 def add_branch(application_id: uuid.UUID, principal: Principal = Depends(signed_in(scopes=["write"])),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Register a new branch of the firm's licensed agency; its RMB 50,000 deposit falls due (art. 14)."""
     app = service.get_application(session, application_id, org_ids=_firm_orgs(principal))
     ob = service.add_branch(session, licence=_licence_of(session, app), actor_org_id=app.org_id)
@@ -120,7 +120,7 @@ def add_branch(application_id: uuid.UUID, principal: Principal = Depends(signed_
 @router.post("/applications/{application_id}/top-ups", response_model=schemas.ObligationOut, status_code=201,
              responses=PROBLEMS)
 def order_top_up(application_id: uuid.UUID, body: schemas.TopUpIn, principal: Principal = Depends(roles(*CLERKS)),
-                 session: Session = Depends(request_session)):
+                 session: Session = Depends(request_session, scope="function")):
     """Order the firm to top up its deposit within 5 working days of the notice (art. 18); clerks only."""
     app = service.get_application(session, application_id)
     ob = service.order_top_up(session, licence=_licence_of(session, app), amount_fen=body.amount_yuan * 100,
@@ -130,7 +130,7 @@ def order_top_up(application_id: uuid.UUID, body: schemas.TopUpIn, principal: Pr
 
 @router.post("/inspections/{inspection_id}/result", response_model=schemas.InspectionOut, responses=PROBLEMS)
 def record_inspection(inspection_id: uuid.UUID, body: schemas.InspectionIn,
-                      principal: Principal = Depends(roles("supervisor")), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(roles("supervisor")), session: Session = Depends(request_session, scope="function")):
     """Record an inspection result; only the inspectors assigned to it may."""
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
@@ -143,7 +143,7 @@ def record_inspection(inspection_id: uuid.UUID, body: schemas.InspectionIn,
 
 
 @router.get("/licences/{number}", response_model=schemas.LicenceOut, responses=PROBLEMS, dependencies=[Depends(public())])
-def licence(number: str, session: Session = Depends(request_session)):
+def licence(number: str, session: Session = Depends(request_session, scope="function")):
     """Let anyone check a licence by its number."""
     lic = service.licence_by_number(session, number)
     if lic is None:
@@ -154,6 +154,6 @@ def licence(number: str, session: Session = Depends(request_session)):
 
 
 @router.get("/statistics", dependencies=[Depends(public())])
-def statistics(session: Session = Depends(request_session)) -> dict:
+def statistics(session: Session = Depends(request_session, scope="function")) -> dict:
     """Return the case's figures as JSON: licences by route, deposits on time, breaches, repairs, decision time."""
     return service.statistics(session)

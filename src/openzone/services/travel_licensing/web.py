@@ -59,19 +59,19 @@ def _staff_org(principal: Principal, names: tuple[str, ...]) -> uuid.UUID:
 
 
 @router.get(BASE, dependencies=[Depends(public())])
-def home(request: Request, session: Session = Depends(request_session)):
+def home(request: Request, session: Session = Depends(request_session, scope="function")):
     """Explain the service and link each kind of user to their pages."""
     return render(request, "travel_licensing/home.html", {"stats": service.statistics(session), **_labels()})
 
 
 @router.get(BASE + "/statistics", dependencies=[Depends(public())])
-def statistics_page(request: Request, session: Session = Depends(request_session)):
+def statistics_page(request: Request, session: Session = Depends(request_session, scope="function")):
     """Show the case's figures: licences by route, on-time deposits, breaches by class, repairs, decision time."""
     return render(request, "travel_licensing/statistics.html", {"stats": service.statistics(session), **_labels()})
 
 
 @router.get(BASE + "/licences/{number}", dependencies=[Depends(public())])
-def verify_page(request: Request, number: str, session: Session = Depends(request_session)):
+def verify_page(request: Request, number: str, session: Session = Depends(request_session, scope="function")):
     """Let anyone check a licence number (the PDF's QR code points here)."""
     licence = service.licence_by_number(session, number)
     if licence is None:
@@ -84,7 +84,7 @@ def verify_page(request: Request, number: str, session: Session = Depends(reques
 # --- applicant ------------------------------------------------------------------------------------------------------
 
 @router.get(BASE + "/apply")
-def apply_page(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+def apply_page(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """List the firm's applications and offer to start one."""
     return render(request, "travel_licensing/apply.html", {
         "applications": service.applications_of(session, _firm_orgs(principal)), "is_firm": bool(_firm_orgs(principal)),
@@ -92,7 +92,7 @@ def apply_page(request: Request, principal: Principal = Depends(signed_in()), se
 
 
 @router.post(BASE + "/apply")
-def apply_start(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+def apply_start(request: Request, principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Start a draft pre-filled from the firm's organisation record."""
     orgs = principal.orgs_with("org_admin")
     if not orgs:
@@ -121,7 +121,7 @@ def _step_ctx(app: Application, step: str, form: dict | None = None, errors: lis
 
 @router.get(BASE + "/applications/{application_id}/steps/{step}")
 def step_page(request: Request, application_id: uuid.UUID, step: str, principal: Principal = Depends(signed_in()),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Ask one question of the application."""
     app = _own(session, principal, application_id)
     if app.status != "draft":
@@ -131,7 +131,7 @@ def step_page(request: Request, application_id: uuid.UUID, step: str, principal:
 
 @router.post(BASE + "/applications/{application_id}/steps/{step}")
 async def step_submit(request: Request, application_id: uuid.UUID, step: str,
-                      principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Keep one answer, then go to the next unanswered question or to check-answers."""
     app = _own(session, principal, application_id)
     raw = await request.form()
@@ -156,7 +156,7 @@ def _check_ctx(session: Session, app: Application, errors: list | None = None) -
 
 @router.get(BASE + "/applications/{application_id}/check")
 def check_page(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Show every answer with change links, the results of the checks, and the choice of route."""
     app = _own(session, principal, application_id)
     if app.status != "draft":
@@ -169,7 +169,7 @@ def check_page(request: Request, application_id: uuid.UUID, principal: Principal
 
 @router.post(BASE + "/applications/{application_id}/route")
 def route_submit(request: Request, application_id: uuid.UUID, route: str = Form(""),
-                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Choose the route: the commitment route needs every check to pass; the ordinary route is submitted at once."""
     app = _own(session, principal, application_id)
     try:
@@ -194,7 +194,7 @@ def _sign_ctx(app: Application, errors: list | None = None) -> dict:
 
 @router.get(BASE + "/applications/{application_id}/sign")
 def sign_page(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Show the notice (告知书) and the commitment (承诺书) generated for this applicant, to sign."""
     app = _own(session, principal, application_id)
     if app.status != "draft" or app.route != domain.Route.COMMITMENT:
@@ -204,7 +204,7 @@ def sign_page(request: Request, application_id: uuid.UUID, principal: Principal 
 
 @router.post(BASE + "/applications/{application_id}/sign")
 def sign_submit(request: Request, application_id: uuid.UUID, read_notice: str = Form(""), commit: str = Form(""),
-                principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Sign the commitment and submit: approved at once when every check passes, else queued for a clerk."""
     app = _own(session, principal, application_id)
     try:
@@ -229,7 +229,7 @@ def _case_ctx(session: Session, app: Application, errors: list | None = None) ->
 
 @router.get(BASE + "/applications/{application_id}")
 def case_page(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-              session: Session = Depends(request_session)):
+              session: Session = Depends(request_session, scope="function")):
     """Show the firm its case: decision, licence, obligations with deadlines, inspections and breaches."""
     app = _own(session, principal, application_id)
     if app.status == "draft":
@@ -239,7 +239,7 @@ def case_page(request: Request, application_id: uuid.UUID, principal: Principal 
 
 @router.get(BASE + "/applications/{application_id}/licence.pdf")
 def licence_pdf(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-                session: Session = Depends(request_session)):
+                session: Session = Depends(request_session, scope="function")):
     """Download the licence as a PDF with its verification QR code."""
     app = _own(session, principal, application_id)
     licence = service.licence_of(session, app.id)
@@ -253,7 +253,7 @@ def licence_pdf(request: Request, application_id: uuid.UUID, principal: Principa
 @router.post(BASE + "/obligations/{obligation_id}/deposit")
 async def deposit_submit(request: Request, obligation_id: uuid.UUID, method: str = Form(""), bank: str = Form(""),
                          amount_yuan: str = Form(""), paid_on: str = Form(""), evidence: UploadFile | None = File(None),
-                         principal: Principal = Depends(signed_in()), session: Session = Depends(request_session)):
+                         principal: Principal = Depends(signed_in()), session: Session = Depends(request_session, scope="function")):
     """Record the deposit or bank guarantee with its evidence."""
     ob = session.get(Obligation, obligation_id)
     if ob is None or ob.org_id not in _firm_orgs(principal):
@@ -274,7 +274,7 @@ async def deposit_submit(request: Request, obligation_id: uuid.UUID, method: str
 
 @router.post(BASE + "/applications/{application_id}/branches")
 def branch_submit(request: Request, application_id: uuid.UUID, principal: Principal = Depends(signed_in()),
-                  session: Session = Depends(request_session)):
+                  session: Session = Depends(request_session, scope="function")):
     """Register a new branch: its RMB 50,000 deposit falls due on working-day timers (旅行社条例 art. 14)."""
     app = _own(session, principal, application_id)
     licence = service.licence_of(session, app.id)
@@ -310,7 +310,7 @@ def _date(text: str):
 # --- clerk --------------------------------------------------------------------------------------------------------------
 
 @router.get(BASE + "/clerk")
-def clerk_page(request: Request, principal: Principal = Depends(roles(*CLERKS, platform_admin=True)), session: Session = Depends(request_session)):
+def clerk_page(request: Request, principal: Principal = Depends(roles(*CLERKS, platform_admin=True)), session: Session = Depends(request_session, scope="function")):
     """Show the queue with the time left for each case, and overdue obligations to escalate."""
     items = [(a, service.remaining(session, a)) for a in service.queue(session)]
     return render(request, "travel_licensing/clerk.html", {
@@ -319,7 +319,7 @@ def clerk_page(request: Request, principal: Principal = Depends(roles(*CLERKS, p
 
 
 @router.post(BASE + "/clerk/duty")
-def clerk_duty(request: Request, principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session)):
+def clerk_duty(request: Request, principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session, scope="function")):
     """Put the clerk on duty: new cases and overdue notices are assigned to clerks on duty."""
     service.register_officer(session, person_id=principal.person_id, org_id=_staff_org(principal, CLERKS), duty="clerk")
     return RedirectResponse(BASE + "/clerk", status_code=303)
@@ -331,7 +331,7 @@ def _clerk_case_ctx(session: Session, app: Application, errors: list | None = No
 
 @router.get(BASE + "/clerk/{application_id}")
 def clerk_case(request: Request, application_id: uuid.UUID, principal: Principal = Depends(roles(*CLERKS)),
-               session: Session = Depends(request_session)):
+               session: Session = Depends(request_session, scope="function")):
     """Show a case with its checks and the approve and refuse forms."""
     app = service.get_application(session, application_id)
     if app.status == "draft":
@@ -341,7 +341,7 @@ def clerk_case(request: Request, application_id: uuid.UUID, principal: Principal
 
 @router.post(BASE + "/clerk/{application_id}/decide")
 def clerk_decide(request: Request, application_id: uuid.UUID, decision: str = Form(""), reason: str = Form(""),
-                 principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session, scope="function")):
     """Approve or refuse a queued application."""
     app = service.get_application(session, application_id)
     org = _staff_org(principal, CLERKS)
@@ -364,7 +364,7 @@ def clerk_decide(request: Request, application_id: uuid.UUID, decision: str = Fo
 
 @router.post(BASE + "/clerk/{application_id}/top-up")
 def clerk_top_up(request: Request, application_id: uuid.UUID, amount_yuan: str = Form(""),
-                 principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session)):
+                 principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session, scope="function")):
     """Order the firm to top up its deposit within 5 working days of the notice (旅行社条例 art. 18)."""
     app = service.get_application(session, application_id)
     if app.status == "draft":
@@ -384,7 +384,7 @@ def clerk_top_up(request: Request, application_id: uuid.UUID, amount_yuan: str =
 
 @router.post(BASE + "/clerk/obligations/{obligation_id}/escalate")
 def clerk_escalate(request: Request, obligation_id: uuid.UUID, action: str = Form(""),
-                   principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session)):
+                   principal: Principal = Depends(roles(*CLERKS)), session: Session = Depends(request_session, scope="function")):
     """Order rectification of an overdue obligation, or revoke when the order was not complied with (art. 48)."""
     ob = session.get(Obligation, obligation_id)
     if ob is None:
@@ -407,7 +407,7 @@ def clerk_escalate(request: Request, obligation_id: uuid.UUID, action: str = For
 
 @router.get(BASE + "/inspector")
 def inspector_page(request: Request, principal: Principal = Depends(roles(*INSPECTORS, platform_admin=True)),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """Show the inspections assigned to this inspector, with the result form."""
     return render(request, "travel_licensing/inspector.html", {
         "items": service.inspections_for(session, principal.person_id), "errors": [], "today": today_cst(),
@@ -416,7 +416,7 @@ def inspector_page(request: Request, principal: Principal = Depends(roles(*INSPE
 
 @router.post(BASE + "/inspector/duty")
 def inspector_duty(request: Request, principal: Principal = Depends(roles(*INSPECTORS)),
-                   session: Session = Depends(request_session)):
+                   session: Session = Depends(request_session, scope="function")):
     """Put the inspector in the pool for verifications and random draws."""
     service.register_officer(session, person_id=principal.person_id, org_id=_staff_org(principal, INSPECTORS),
                              duty="inspector")
@@ -426,7 +426,7 @@ def inspector_duty(request: Request, principal: Principal = Depends(roles(*INSPE
 @router.post(BASE + "/inspections/{inspection_id}")
 def inspection_submit(request: Request, inspection_id: uuid.UUID, result: str = Form(""), notes: str = Form(""),
                       breach_kind: str = Form(""), record_class: str = Form(""),
-                      principal: Principal = Depends(roles(*INSPECTORS)), session: Session = Depends(request_session)):
+                      principal: Principal = Depends(roles(*INSPECTORS)), session: Session = Depends(request_session, scope="function")):
     """Record an inspection's result; a breach is graded and its consequence applied."""
     inspection = session.get(Inspection, inspection_id)
     if inspection is None:
@@ -447,7 +447,7 @@ def inspection_submit(request: Request, inspection_id: uuid.UUID, result: str = 
 
 @router.get(BASE + "/supervisor")
 def supervisor_page(request: Request, principal: Principal = Depends(roles(*SUPERVISORS, platform_admin=True)),
-                    session: Session = Depends(request_session)):
+                    session: Session = Depends(request_session, scope="function")):
     """Show recent draws (with a re-check of each) and the form for a new one."""
     rows = [(d, service.redo_draw(d) == d.selections) for d in service.draws(session)]
     return render(request, "travel_licensing/supervisor.html", {"draws": rows, "errors": [], **_labels()})
@@ -455,7 +455,7 @@ def supervisor_page(request: Request, principal: Principal = Depends(roles(*SUPE
 
 @router.post(BASE + "/supervisor/draw")
 def supervisor_draw(request: Request, count: str = Form("5"), seed: str = Form(""),
-                    principal: Principal = Depends(roles(*SUPERVISORS)), session: Session = Depends(request_session)):
+                    principal: Principal = Depends(roles(*SUPERVISORS)), session: Session = Depends(request_session, scope="function")):
     """Draw firms and inspectors; the seed is the one given or a fresh random one, and it is recorded."""
     try:
         with session.begin_nested():

@@ -1,0 +1,72 @@
+"""A request's transaction ends before its response is sent: a commit that fails is an error, never a success."""
+
+from __future__ import annotations
+
+from fastapi import Depends
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openzone import db
+from openzone.app import api_routes, create_app
+from openzone.core import consent
+from openzone.core.identity import access
+from openzone.core.identity.access import CSRF_COOKIE, CSRF_HEADER
+from openzone.core.search.models import SearchDocument
+from openzone.db import request_session, transaction
+from openzone.kit.ids import new_id
+
+SESSIONS = (db.request_session, consent.request_session)
+
+
+def test_every_route_takes_the_request_session_in_function_scope():
+    # FastAPI's default scope for a dependency with yield ends it after the response has gone out; then the commit,
+    # and any error in it, came after the client had its 200 or 201.
+    wrong = []
+    for route in api_routes():
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            if dep.call in SESSIONS and dep.scope != "function":
+                wrong.append(f"{sorted(route.methods)} {route.path}: {dep.call.__module__}.{dep.call.__name__}")
+            stack.extend(dep.dependencies)
+    assert wrong == []
+    assert any(dep.call in SESSIONS for route in api_routes() for dep in route.dependant.dependencies)
+
+
+def _doc(key: str) -> SearchDocument:
+    return SearchDocument(id=new_id(), index_name="request-session-test", doc_key=key, fields={}, folded="")
+
+
+def test_a_commit_that_fails_answers_a_problem_and_keeps_nothing(database):
+    app = create_app()
+
+    @app.post("/test/commit-fails", dependencies=[Depends(access.public())])
+    def commit_fails(key: str, session: Session = Depends(request_session, scope="function")):
+        # Not flushed here: the duplicate key fails only when the request's transaction commits.
+        session.add(_doc(f"{key}-first"))
+        session.add(_doc(f"{key}-dup"))
+        session.add(_doc(f"{key}-dup"))
+        return {"stored": True}
+
+    @app.post("/test/commit-works", dependencies=[Depends(access.public())])
+    def commit_works(key: str, session: Session = Depends(request_session, scope="function")):
+        session.add(_doc(key))
+        return {"stored": True}
+
+    key = new_id().hex
+    csrf = new_id().hex
+    with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
+                    headers={CSRF_HEADER: csrf}) as client:
+        failed = client.post("/test/commit-fails", params={"key": key})
+        worked = client.post("/test/commit-works", params={"key": f"{key}-ok"})
+    assert failed.status_code == 500
+    assert failed.headers["content-type"].startswith("application/problem+json")
+    assert "stored" not in failed.text
+    assert worked.status_code == 200
+    with transaction() as session:
+        keys = set(session.scalars(select(SearchDocument.doc_key).where(SearchDocument.index_name == "request-session-test",
+                                                                         SearchDocument.doc_key.startswith(key))))
+        session.query(SearchDocument).filter(SearchDocument.index_name == "request-session-test").delete()
+    # The row that would have been fine was rolled back with the duplicates; the other request's row is there.
+    assert keys == {f"{key}-ok"}
