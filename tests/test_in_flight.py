@@ -7,6 +7,7 @@ import anyio.to_thread
 import httpx
 from anyio.from_thread import start_blocking_portal
 
+from openzone.config import get_settings
 from openzone.core.identity.models import Person
 from openzone.core.identity.service import create_token
 from openzone.db import transaction
@@ -56,24 +57,37 @@ def test_a_burst_larger_than_the_thread_pool_is_answered_in_full(app):
     assert statuses == [200] * 12
 
 
+async def _peak(threads: int) -> int:
+    """Send 50 requests at a fresh gate with that many worker threads; return the most inside at once."""
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    inside = most = 0
+
+    async def app(scope, receive, send):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await anyio.sleep(0.01)
+        inside -= 1
+
+    gate = InFlightLimit(app)
+    async with anyio.create_task_group() as group:
+        for _ in range(50):
+            group.start_soon(gate, {"type": "http"}, None, None)
+    return most
+
+
 def test_no_more_requests_are_inside_than_four_fifths_of_the_threads():
-    async def peak(threads: int) -> int:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        inside = most = 0
+    assert _in_own_loop(_peak, 40) == 32
+    assert _in_own_loop(_peak, 4) == 3
+    assert _in_own_loop(_peak, 1) == 1
 
-        async def app(scope, receive, send):
-            nonlocal inside, most
-            inside += 1
-            most = max(most, inside)
-            await anyio.sleep(0.01)
-            inside -= 1
 
-        gate = InFlightLimit(app)
-        async with anyio.create_task_group() as group:
-            for _ in range(50):
-                group.start_soon(gate, {"type": "http"}, None, None)
-        return most
-
-    assert _in_own_loop(peak, 40) == 32
-    assert _in_own_loop(peak, 4) == 3
-    assert _in_own_loop(peak, 1) == 1
+def test_the_in_flight_setting_lowers_the_limit_and_never_raises_it_past_the_threads(monkeypatch):
+    try:
+        for setting, threads, expected in ((1, 40, 1), (2, 40, 2), (100, 40, 32), (0, 40, 32), (5, 4, 3)):
+            monkeypatch.setenv("OPENZONE_IN_FLIGHT", str(setting))
+            get_settings.cache_clear()
+            assert _in_own_loop(_peak, threads) == expected, (setting, threads)
+    finally:
+        monkeypatch.delenv("OPENZONE_IN_FLIGHT")
+        get_settings.cache_clear()

@@ -49,7 +49,8 @@ class InFlightLimit(_HttpMiddleware):
     lock or a connection held by a request that is itself waiting for a thread, and the process stops answering
     (seen with 48 connections on one worker: the first request to use an API token in a minute updates its row,
     the others wait for that row in every thread). A request waiting here holds no thread, connection or lock. The
-    limit is four fifths of the worker threads, so each request in the app can always get one.
+    limit is four fifths of the worker threads, so each request in the app can always get one, or the `in_flight`
+    setting when that is lower.
     """
 
     def __init__(self, app) -> None:
@@ -62,7 +63,9 @@ class InFlightLimit(_HttpMiddleware):
         gate = self._gates.get(loop)
         if gate is None:  # one per event loop: a worker process has one, tests start several
             threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
-            gate = self._gates[loop] = asyncio.Semaphore(max(1, threads * 4 // 5))
+            limit = max(1, threads * 4 // 5)
+            # A setting may lower the limit, never raise it above the threads (see above).
+            gate = self._gates[loop] = asyncio.Semaphore(min(get_settings().in_flight or limit, limit))
         async with gate:
             await self.app(scope, receive, send)
 
