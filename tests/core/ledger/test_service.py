@@ -110,6 +110,28 @@ def test_commitments_are_salted_and_open_only_with_the_value(session):
     assert not ledger.open_commitment(session, "garbage", "11010519491231002X")
 
 
+@pytest.mark.parametrize("count", [1, 2, 32, 33, 199, 200, 500])
+def test_every_salt_and_entry_of_a_transaction_is_written_whatever_their_number(session, count):
+    # Entries go in as multi-row INSERTs (SQLite: 199 a statement; PostgreSQL: up to 32 in one) or by COPY beyond:
+    # each size on each side of a boundary arrives whole, with its salts.
+    values = [f"1380000{n:04d}" for n in range(count)]
+    made = [ledger.commit(session, "phone", value) for value in values]
+    recorded = [ledger.record(session, "test.sizes", actor_org_id=uuid.uuid4() if n % 2 else None,
+                              commitments={"holder": c}, data={"n": n}) for n, c in enumerate(made)]
+    session.flush()
+    session.expire_all()
+    for commitment, value in zip(made, values, strict=True):
+        assert ledger.open_commitment(session, commitment, value)
+    bodies = dict(session.execute(select(Entry.leaf_hash, Entry.body).where(
+        Entry.leaf_hash.in_([r.leaf_hash for r in recorded]))).all())
+    assert len(bodies) == count
+    for entry in recorded:
+        assert bytes(bodies[entry.leaf_hash]) == ledger.entry_bytes(entry)
+    stored = dict(session.execute(select(Entry.leaf_hash, Entry.actor_org_id).where(
+        Entry.leaf_hash.in_([r.leaf_hash for r in recorded]))).all())
+    assert all(stored[r.leaf_hash] == r.actor_org_id for r in recorded)
+
+
 def test_a_holder_can_prove_the_link_offline(session):
     commitment = ledger.commit(session, "phone", "13812345678")
     opening = ledger.opening(session, commitment)
