@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from openzone.core import consent, ledger, notify
+from openzone.db import transaction
 from openzone.kit.errors import NotFound, RateLimited, ValidationFailed
 from openzone.kit.time import utcnow
 from tests import builders, helpers
@@ -51,6 +52,40 @@ def test_a_single_use_grant_allows_once_then_refuses_and_both_are_logged(session
     records = accesses(session, grant.id)
     assert [r.outcome for r in records] == ["allowed", "refused"]
     assert {r.leaf_hash for r in records} <= ledger_leaves(session)
+
+
+def test_the_gate_reads_the_holders_salt_with_the_grant_and_still_refuses_an_erased_one():
+    # Committed first, as a holder's grant is: in the transaction that made it, record() knows its commitment anyway.
+    def setup(session):
+        hall, clerk, citizen = hall_and_holder(session)
+        return hall, clerk, citizen, give(session, citizen, hall, max_uses=2)
+
+    hall, clerk, citizen, grant = helpers.committed(setup)
+    requester = at_window(hall, clerk)
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *rest):
+        statements.append(statement)
+
+    with transaction() as session:
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            assert _use(session, requester, citizen).id == grant.id
+            session.flush()
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        # The access entry commits to the holder with the grant's commitment, read as kept along with the grant.
+        body = session.scalar(select(ledger.Entry.body).where(
+            ledger.Entry.leaf_hash == accesses(session, grant.id)[-1].leaf_hash))
+        assert grant.holder_commitment in bytes(body).decode()
+    assert any("consent_grant" in s and "ledger_salt" in s for s in statements)
+    assert not [s for s in statements if s.lstrip().upper().startswith("SELECT") and "ledger_salt" in s
+                and "consent_grant" not in s]
+    # Once the holder's salt is erased no entry may commit to it: the gate reads it gone and record() refuses.
+    helpers.committed(lambda session: ledger.erase_salts(session, [grant.holder_commitment]))
+    with transaction() as session, pytest.raises(ledger.InvalidEntry):
+        _use(session, requester, citizen)
 
 
 def test_an_expired_grant_is_refused(session):

@@ -701,8 +701,10 @@ def require_grant(session: Session, *, requester: Requester, holder: Holder | No
 
 
 def _gate_select(by_id: bool, with_holder: bool):
-    stmt = select(Grant).where(Grant.id == bindparam("grant_id") if by_id
-                               else Grant.requester_org_id == bindparam("org_id"))
+    # Each grant comes with whether its holder commitment's salt is kept: the access record commits to the holder
+    # with it, and record() would otherwise look the salt up with a statement of its own.
+    stmt = select(Grant, ledger.salt_kept(Grant.holder_commitment)).where(
+        Grant.id == bindparam("grant_id") if by_id else Grant.requester_org_id == bindparam("org_id"))
     if with_holder:
         stmt = stmt.where(Grant.holder_kind == bindparam("holder_kind"), Grant.holder_id == bindparam("holder_id"))
     # populate_existing: a grant the caller read before the lock takes the locked row's uses and status, so two
@@ -734,7 +736,11 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
     params: dict[str, Any] = {"grant_id": grant_id} if grant_id is not None else {"org_id": requester.org_id}
     if holder is not None:
         params.update(holder_kind=holder.kind.value, holder_id=holder.id)
-    candidates = list(session.scalars(_GATE_SELECTS[grant_id is not None, holder is not None], params))
+    candidates = []
+    for grant, kept in session.execute(_GATE_SELECTS[grant_id is not None, holder is not None], params):
+        if kept and grant.holder_commitment:
+            ledger.note_kept(session, grant.holder_commitment)
+        candidates.append(grant)
     naming = [g for g in candidates if any(line["kind"] == resource_kind for line in g.scope)]
     outcomes: list[tuple[Grant, Reason]] = []
     for grant in naming or candidates:

@@ -44,8 +44,8 @@ class Recorded(NamedTuple):
 # Entries wait in the session (session.info) and are inserted with one executemany just before the session's next
 # statement or its commit, in the caller's transaction: a flush per entry cost half the append time.
 _PENDING = "openzone.ledger.pending"
-# Salts of commitments made in the open transaction wait the same way; _MADE remembers those commitments so that
-# record() need not read them back.
+# Salts of commitments made in the open transaction wait the same way; _MADE remembers those commitments (and those
+# whose kept salt a caller read in it, note_kept) so that record() need not read them back.
 _SALTS = "openzone.ledger.salts"
 _MADE = "openzone.ledger.made"
 # Driver-level executemany: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The values are
@@ -314,6 +314,17 @@ def commit(session: Session, kind: str, value: str) -> str:
            _insert_salts)
     session.info.setdefault(_MADE, set()).add(commitment)
     return commitment
+
+
+def salt_kept(commitment: Any) -> Any:
+    """Return an SQL test that the salt of a commitment column is kept, for a caller's own query (see note_kept)."""
+    return select(Salt.commitment).where(Salt.commitment == commitment).exists()
+
+
+def note_kept(session: Session, commitment: str) -> None:
+    """Tell record() that this transaction has read a commitment's salt as kept (salt_kept), sparing its look-up."""
+    if domain.COMMITMENT_RE.match(commitment):
+        session.info.setdefault(_MADE, set()).add(commitment)
 
 
 def opening(session: Session, commitment: str) -> Opening | None:
