@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,13 +15,14 @@ from openzone.core import jobs
 from openzone.core.identity import access
 from openzone.db import request_session
 from openzone.kit import i18n
+from openzone.kit.routing import Router
 from openzone.kit.time import utcnow
 from openzone.kit.urls import safe_next
 from openzone.services import SERVICES
 from openzone.web.middleware import LANG_COOKIE
 from openzone.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse, dependencies=[Depends(access.public())])

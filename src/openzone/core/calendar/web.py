@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
 from openzone.core.calendar import domain, service
 from openzone.db import request_session
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.web import add_template_dir, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/admin/calendar", dependencies=[Depends(identity.platform_admin())])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
@@ -14,8 +14,9 @@ from openzone.core.consent.models import Grant
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import Forbidden, NotFound, ValidationFailed
+from openzone.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1/consent", tags=["consent"])
+router = Router(prefix="/api/v1/consent", tags=["consent"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden or refused (problem+json)"},
             404: {"description": "Not found (problem+json)"}, 422: {"description": "Invalid input (problem+json)"}}
 # Who may ask for and use grants: staff acting for their organisation at a counter or in a back office.

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import segno
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -19,11 +19,12 @@ from openzone.core.consent.settings import get_consent_settings
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import Problem, ValidationFailed
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 HOLDER = identity.signed_in()
 HISTORY_PAGE = 100  # access records per page of the history
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core.credit import schemas, service
@@ -13,9 +13,10 @@ from openzone.core.credit.service import DECIDERS, decider_org, subject_record
 from openzone.core.identity import Principal, public, roles, signed_in
 from openzone.db import request_session
 from openzone.kit.errors import NotFound
+from openzone.kit.routing import Router
 from openzone.kit.time import today_cst
 
-router = APIRouter(prefix="/api/v1/credit", tags=["credit"])
+router = Router(prefix="/api/v1/credit", tags=["credit"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden (problem+json)"},
             404: {"description": "Not found (problem+json)"}, 409: {"description": "Conflict (problem+json)"},
             422: {"description": "Invalid input (problem+json)"}}

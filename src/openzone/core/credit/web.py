@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -15,11 +15,12 @@ from openzone.core.credit.service import DECIDERS, decider_org, subject_record
 from openzone.core.identity import Principal, public, roles, signed_in
 from openzone.db import request_session
 from openzone.kit.errors import NotFound, Problem
+from openzone.kit.routing import Router
 from openzone.kit.time import today_cst
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _labels() -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,8 +14,9 @@ from openzone.core.identity.models import Membership, Organisation, Person
 from openzone.db import request_session
 from openzone.kit.errors import Forbidden, NotFound
 from openzone.kit.pagination import paginate
+from openzone.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["identity"])
+router = Router(prefix="/api/v1", tags=["identity"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden (problem+json)"}}
 
 

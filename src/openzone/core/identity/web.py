@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import segno
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,11 +20,12 @@ from openzone.db import request_session
 from openzone.kit import i18n
 from openzone.kit.errors import Forbidden, NotFound, Problem
 from openzone.kit.pagination import paginate
+from openzone.kit.routing import Router
 from openzone.kit.urls import safe_next
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 PENDING_COOKIE = "oz_pending"
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import re
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
 from openzone.core.ledger import schemas, service
 from openzone.db import request_session
+from openzone.kit.routing import Router
 
-router = APIRouter(prefix="/ledger", tags=["ledger"])
+router = Router(prefix="/ledger", tags=["ledger"])
 PROBLEMS = {404: {"description": "Not found (problem+json)"}, 422: {"description": "Invalid parameters (problem+json)"}}
 # C2SP tlog-tiles: the checkpoint is mutable, cache it for a few seconds at most; full tiles never change.
 CHECKPOINT_CACHE = "public, max-age=5"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from openzone.core.ledger import receipt, receipt_service, service
 from openzone.core.ledger.receipt import ReceiptError, Verdict
 from openzone.db import request_session
 from openzone.kit import i18n
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.web import add_template_dir, render
 
@@ -24,7 +25,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 add_template_dir(TEMPLATES)
 documents.add_template_dir(TEMPLATES)
 # Text, PDF and pages, not JSON: kept out of the OpenAPI document, which describes /api/v1 (tests/test_openapi.py).
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 HEX_HASH_RE = re.compile(r"[0-9a-fA-F]{64}")
 TEXT_MEDIA_TYPE = "text/plain; charset=utf-8"

@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
 from openzone.core.ledger import witness_service
 from openzone.db import request_session
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.web import add_template_dir, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def _local(moment: dt.datetime | None) -> str:

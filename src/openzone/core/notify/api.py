@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core import identity
 from openzone.core.identity import Principal
 from openzone.core.notify import schemas, service
 from openzone.db import request_session
+from openzone.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["notify"])
+router = Router(prefix="/api/v1", tags=["notify"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden (problem+json)"},
             404: {"description": "Not found (problem+json)"}}
 

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
@@ -14,12 +14,13 @@ from openzone.core import identity
 from openzone.core.identity import Principal
 from openzone.core.notify import service
 from openzone.db import request_session
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.kit.urls import safe_next
 from openzone.web import add_template_dir, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 PAGE_SIZE = 20
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Body, Depends, Query
 from sqlalchemy.orm import Session
 
 from openzone.core import consent, idempotency, identity, ledger
 from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import ValidationFailed
+from openzone.kit.routing import Router
 from openzone.services.e_license import domain, schemas, service
 from openzone.services.e_license.models import Application, License
 
-router = APIRouter(prefix="/api/v1/e-license", tags=["e-license"])
+router = Router(prefix="/api/v1/e-license", tags=["e-license"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden or refused (problem+json)"},
             404: {"description": "Not found (problem+json)"}, 409: {"description": "Conflict (problem+json)"},
             422: {"description": "Invalid input (problem+json)"}}

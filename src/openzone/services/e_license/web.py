@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,13 @@ from openzone.core.identity import Principal, Role
 from openzone.db import request_session
 from openzone.kit.errors import Problem
 from openzone.kit.i18n import pick
+from openzone.kit.routing import Router
 from openzone.kit.time import CST
 from openzone.services.e_license import domain, service
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 HOLDER = identity.signed_in()
 CLERK = identity.roles(Role.CLERK)
 # Administrators may open the desk page too: it then lists the windows and their accredited clerks.

@@ -6,17 +6,18 @@ import datetime as dt
 import json
 import uuid
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from openzone.core.identity import Principal, public, signed_in
 from openzone.db import request_session
 from openzone.kit.errors import ValidationFailed
+from openzone.kit.routing import Router
 from openzone.services.standards import domain, schemas, service, workflow
 from openzone.services.standards.models import Standard
 
-router = APIRouter(prefix="/api/v1/standards", tags=["standards"])
+router = Router(prefix="/api/v1/standards", tags=["standards"])
 PROBLEMS = {400: {"description": "Bad query (problem+json)"}, 404: {"description": "Not found (problem+json)"},
             422: {"description": "Invalid input (problem+json)"}}
 WRITE_PROBLEMS = {**PROBLEMS, 401: {"description": "Unauthenticated (problem+json)"},

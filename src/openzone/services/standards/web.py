@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -17,12 +17,13 @@ from openzone.core.identity import Principal, public, signed_in
 from openzone.db import request_session
 from openzone.kit import i18n
 from openzone.kit.errors import Problem, ValidationFailed
+from openzone.kit.routing import Router
 from openzone.kit.time import rfc3339, today_cst, utcnow
 from openzone.services.standards import domain, service, workflow
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 FILTERS = ("region", "status", "ics", "year")
 PER_PAGE = 10
 

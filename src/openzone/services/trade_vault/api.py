@@ -6,17 +6,18 @@ import hashlib
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Depends, File, Form, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from openzone.core import consent, idempotency
 from openzone.core.identity import Principal, signed_in
 from openzone.db import request_session
+from openzone.kit.routing import Router
 from openzone.services.trade_vault import domain, profile, schemas, service, sharing
 from openzone.services.trade_vault.models import Document
 
-router = APIRouter(prefix="/api/v1/trade-vault", tags=["trade-vault"])
+router = Router(prefix="/api/v1/trade-vault", tags=["trade-vault"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden (problem+json)"},
             404: {"description": "Not found (problem+json)"}, 422: {"description": "Invalid input (problem+json)"}}
 UPLOAD_PROBLEMS = {**PROBLEMS, 409: {"description": "Already on file (problem+json)"},

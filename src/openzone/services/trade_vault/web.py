@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from openzone.core.identity import Principal, signed_in
 from openzone.db import request_session
 from openzone.kit import i18n
 from openzone.kit.errors import Problem, ValidationFailed
+from openzone.kit.routing import Router
 from openzone.services.trade_vault import domain, profile, service, sharing
 from openzone.web import add_template_dir, form_errors, render
 
@@ -23,7 +24,7 @@ add_template_dir(Path(__file__).parent / "templates")
 documents.add_template_dir(Path(__file__).parent / "documents")
 # The profile PDF shares its body with the page.
 documents.add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 PER_PAGE = 20
 MEMBER = signed_in()
 

@@ -6,16 +6,17 @@ import base64
 import binascii
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy.orm import Session
 
 from openzone.core.identity import Principal, public, roles, signed_in
 from openzone.db import request_session
 from openzone.kit.errors import Forbidden, NotFound, ValidationFailed
+from openzone.kit.routing import Router
 from openzone.services.travel_licensing import schemas, service
 from openzone.services.travel_licensing.models import Application, Inspection, Obligation
 
-router = APIRouter(prefix="/api/v1/travel-licensing", tags=["travel-licensing"])
+router = Router(prefix="/api/v1/travel-licensing", tags=["travel-licensing"])
 PROBLEMS = {401: {"description": "Unauthenticated (problem+json)"}, 403: {"description": "Forbidden (problem+json)"},
             404: {"description": "Not found (problem+json)"}, 409: {"description": "Conflict (problem+json)"},
             422: {"description": "Invalid input (problem+json)"}}

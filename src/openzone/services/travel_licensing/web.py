@@ -6,7 +6,7 @@ import secrets
 import uuid
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -15,13 +15,14 @@ from openzone.core.identity import Principal, public, roles, signed_in
 from openzone.db import request_session
 from openzone.kit import i18n
 from openzone.kit.errors import Forbidden, NotFound, Problem, ValidationFailed
+from openzone.kit.routing import Router
 from openzone.kit.time import CST, today_cst
 from openzone.services.travel_licensing import domain, service
 from openzone.services.travel_licensing.models import Application, Inspection, Obligation
 from openzone.web import add_template_dir, form_errors, render
 
 add_template_dir(Path(__file__).parent / "templates")
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 BASE = "/travel-licensing"
 FIRM_ROLES = ("org_admin", "staff")
 CLERKS = ("official", "clerk")
