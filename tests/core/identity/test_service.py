@@ -140,12 +140,20 @@ def test_a_token_principal_loses_a_removed_role_at_once(session):
     assert principal is not None and principal.roles == frozenset()
 
 
-def test_role_org_names_the_organisation_only_when_the_role_is_held(session):
+def test_role_org_name_names_the_organisation_only_when_the_role_is_held(session):
     org = builders.create_org(session, name="某政务服务中心")
+    other = builders.create_org(session, name="另一中心")
     person = builders.create_person(session, org=org, role="clerk")
-    found = service.role_org(session, person_id=person.id, org_id=org.id, role="clerk")
-    assert found is not None and found.id == org.id and found.name == "某政务服务中心" and found.active
-    assert service.role_org(session, person_id=person.id, org_id=org.id, role="official") is None
+
+    def name(org_id, role):
+        return session.scalar(select(service.role_org_name(person.id, org_id, role)))
+
+    assert name(org.id, "clerk") == "某政务服务中心"
+    assert name(org.id, "official") is None
+    assert name(other.id, "clerk") is None
+    org.active = False
+    session.flush()
+    assert name(org.id, "clerk") == ""  # still held, in an organisation no longer active
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

@@ -6,9 +6,10 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from openzone.core import consent, ledger
+from openzone.core.identity.models import Membership
 from openzone.core.ledger import merkle
 from openzone.kit.errors import Conflict, ValidationFailed
 from openzone.services.e_license import domain, service
@@ -271,6 +272,23 @@ def test_only_a_clerk_of_the_hall_can_be_accredited(session):
         service.accredit_clerk(session, person_id=outsider.id, window_id=world.window.id, by_person=None)
     with pytest.raises(service.NotAccredited):
         service.start_application(session, clerk_person_id=outsider.id, matter_code="M007")
+
+
+def test_the_desk_names_the_hall_and_refuses_a_clerk_whose_role_was_taken_away(session):
+    world = build_world(session)
+    desk = service.desk_of(session, world.clerk.id)
+    assert desk.hall_name == world.hall.name and desk.window.id == world.window.id
+    world.hall.active = False
+    session.flush()
+    session.info.pop("e_license.desks", None)  # the desk is read once per transaction
+    assert service.desk_of(session, world.clerk.id).hall_name == ""
+    session.execute(delete(Membership).where(Membership.person_id == world.clerk.id, Membership.role == "clerk"))
+    session.info.pop("e_license.desks", None)
+    with pytest.raises(service.NotAccredited) as refused:
+        service.desk_of(session, world.clerk.id)
+    assert refused.value.detail_en == "You are no longer a clerk of this hall"
+    with pytest.raises(service.NotAccredited):
+        service.start_application(session, clerk_person_id=world.clerk.id, matter_code="M007")
 
 
 def test_a_batch_import_is_all_or_nothing_with_a_report_per_row(session):

@@ -17,7 +17,7 @@ from openzone.core.identity.service import (
     organisation,
     organisations,
     platform_admin_ids,
-    role_org,
+    role_org_name,
     validate_id_number,
     validate_uscc,
 )
@@ -47,7 +47,7 @@ __all__ = [
     "platform_admin",
     "platform_admin_ids",
     "public",
-    "role_org",
+    "role_org_name",
     "roles",
     "route_access",
     "signed_in",

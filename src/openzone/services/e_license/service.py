@@ -571,7 +571,9 @@ class Desk:
     hall_name: str
 
 
-_DESK = select(Clerk, Window).join(Window, Window.id == Clerk.window_id).where(Clerk.person_id == bindparam("person_id"))
+# The clerk's window, and the hall's name while the clerk still holds the clerk role there, in one statement.
+_DESK = (select(Clerk, Window, identity.role_org_name(Clerk.person_id, Window.hall_org_id, identity.Role.CLERK))
+         .join(Window, Window.id == Clerk.window_id).where(Clerk.person_id == bindparam("person_id")))
 
 
 def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
@@ -582,13 +584,11 @@ def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
     found = session.execute(_DESK, {"person_id": person_id}).first()
     if found is None:
         raise NotAccredited()
-    clerk, window = found
-    org = identity.role_org(session, person_id=person_id, org_id=window.hall_org_id, role=identity.Role.CLERK)
-    if org is None:
+    clerk, window, hall_name = found
+    if hall_name is None:
         raise NotAccredited("您已不是该大厅的窗口工作人员", "You are no longer a clerk of this hall")
     memo[person_id] = Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code,
-                                                            window=window.code, clerk_id=person_id),
-                           org.name if org.active else "")
+                                                            window=window.code, clerk_id=person_id), hall_name)
     return memo[person_id]
 
 
