@@ -174,12 +174,19 @@ async def request_session() -> AsyncIterator[Session]:
     await run_in_threadpool(_end_request, session, True)
 
 
+# session.info key: functions a failed request's session calls, with the session, after its rollback (each opens its
+# own transaction if it writes); consent keeps the refusals it recorded this way (consent.request_session).
+AFTER_ROLLBACK = "openzone.db.after_rollback"
+
+
 def _end_request(session: Session, commit: bool) -> None:
     try:
         if commit:
             session.commit()
         else:
             session.rollback()
+            for after in session.info.pop(AFTER_ROLLBACK, ()):
+                after(session)
     finally:
         session.close()
 

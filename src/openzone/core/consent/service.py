@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 from fastapi import Depends
 from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
 from openzone.core import identity, jobs, ledger, notify
@@ -38,7 +37,7 @@ from openzone.core.consent.domain import (
 )
 from openzone.core.consent.models import Access, Copy, Grant, Presentation
 from openzone.core.consent.settings import get_consent_settings
-from openzone.db import new_session, transaction
+from openzone.db import AFTER_ROLLBACK, new_session, transaction
 from openzone.db import request_session as db_request_session
 from openzone.kit import crypto
 from openzone.kit.errors import Forbidden, NotFound, Problem, RateLimited, ValidationFailed
@@ -308,30 +307,25 @@ def keeping_refusals(url: str | None = None) -> Iterator[Session]:
             session.info.pop(STASH, None)
 
 
-async def request_session(session: Session = Depends(db_request_session, scope="function")) -> AsyncIterator[Session]:
-    """Yield the request's session (the one access checks use), keeping the gate's refusals if the request fails.
+async def request_session(session: Session = Depends(db_request_session, scope="function")) -> Session:
+    """Return the request's session (the one access checks use), keeping the gate's refusals if the request fails.
 
     On an error the request's transaction is rolled back whole, as for any failed request; then the refusals it
     recorded are written again in a transaction of their own, which commits before the error response is sent. (A savepoint
     around the route did the same with two more round trips per request, and kept ledger entries from being batched.)
-    Nothing here does I/O unless there are refusals to keep, so it runs on the event loop and takes no worker thread.
+    Not a generator: the request session runs the replay after its rollback (db.AFTER_ROLLBACK), so no second exit
+    is entered and left on every request; async, with no I/O, so it takes no worker thread.
     """
     session.info[STASH] = []
-    try:
-        yield session
-    except BaseException:
-        stashed = session.info.get(STASH) or []
-        if stashed:
-            await run_in_threadpool(_keep_refusals, session, stashed)
-        raise
-    finally:
-        session.info.pop(STASH, None)
+    session.info.setdefault(AFTER_ROLLBACK, []).append(_keep_refusals)
+    return session
 
 
-def _keep_refusals(session: Session, stashed: list[tuple[list[AccessDraft], list[TryCount], Refused]]) -> None:
-    session.rollback()  # first: on SQLite the request's transaction holds the write lock
-    with transaction() as replay:
-        _replay(replay, stashed)
+def _keep_refusals(session: Session) -> None:
+    stashed = session.info.pop(STASH, None) or []
+    if stashed:
+        with transaction() as replay:  # after the request's rollback: on SQLite it held the write lock
+            _replay(replay, stashed)
 
 
 # --- grants -----------------------------------------------------------------------------------------------------
