@@ -88,6 +88,29 @@ def test_the_gate_reads_the_holders_salt_with_the_grant_and_still_refuses_an_era
         _use(session, requester, citizen)
 
 
+def test_a_grant_locked_in_the_callers_read_is_checked_like_one_the_gate_reads(session):
+    hall, clerk, citizen = hall_and_holder(session)
+    other = builders.create_person(session)
+    grant = give(session, citizen, hall, max_uses=3)
+    shown = consent.present_qr(session, grant.id, holders=[consent.Holder.person(citizen.id)])
+    requester = at_window(hall, clerk)
+    stmt = consent.with_locked_grant(select(consent.Presentation).where(consent.Presentation.id == shown.presentation.id),
+                                     consent.Presentation.grant_id, of=[consent.Presentation])
+    _, locked_grant, kept = session.execute(stmt).one()
+    assert locked_grant is grant and kept
+
+    def use(holder, grant_id=grant.id):
+        return consent.gate(session, requester=requester, holder=holder, resource_kind=KIND, resource_id="L1",
+                            fields=("name",), purpose="service-window", grant_id=grant_id, locked=(locked_grant, kept))
+
+    assert use(consent.Holder.person(citizen.id)).grant is grant and grant.uses == 1
+    # Another holder's request finds no grant, as the gate's own read filtered by holder would.
+    _refused(session, consent.GrantMissing, lambda: use(consent.Holder.person(other.id)))
+    with pytest.raises(ValueError):
+        use(consent.Holder.person(citizen.id), grant_id=uuid.uuid4())
+    assert grant.uses == 1
+
+
 def test_an_expired_grant_is_refused(session):
     hall, clerk, citizen = hall_and_holder(session)
     give(session, citizen, hall, valid_from=past(3), days=1)

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from openzone.core import consent, ledger
 from openzone.core.identity.models import Membership
@@ -272,6 +272,30 @@ def test_only_a_clerk_of_the_hall_can_be_accredited(session):
         service.accredit_clerk(session, person_id=outsider.id, window_id=world.window.id, by_person=None)
     with pytest.raises(service.NotAccredited):
         service.start_application(session, clerk_person_id=outsider.id, matter_code="M007")
+
+
+def test_a_retrieval_locks_the_application_and_its_grant_in_one_read(session):
+    world = build_world(session)
+    grant, app = _at_window(session, world)
+    session.flush()
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *rest):
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    grant_reads = [s for s in statements if s.startswith("SELECT") and "FROM consent_grant" in s.replace(
+        "JOIN consent_grant", "FROM consent_grant")]
+    # The gate took the grant locked with the application: no read of its own.
+    assert len(grant_reads) == 1 and "e_license_application" in grant_reads[0]
+    if session.get_bind().dialect.name == "postgresql":
+        assert "FOR UPDATE OF e_license_application, consent_grant" in grant_reads[0]
+    assert grant.uses == 1
 
 
 def test_the_desk_names_the_hall_and_refuses_a_clerk_whose_role_was_taken_away(session):

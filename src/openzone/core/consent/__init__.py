@@ -71,6 +71,7 @@ from openzone.core.consent.service import (
     send_sms_code,
     status_of,
     unregister_kind,
+    with_locked_grant,
 )
 
 __all__ = [
@@ -145,4 +146,5 @@ __all__ = [
     "send_sms_code",
     "status_of",
     "unregister_kind",
+    "with_locked_grant",
 ]

@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -711,14 +711,28 @@ _GATE_SELECTS = {(by_id, with_holder): _gate_select(by_id, with_holder)
                  for by_id in (False, True) for with_holder in (False, True)}
 
 
+def with_locked_grant(stmt: Any, grant_id: Any, *, of: Sequence[Any]) -> Any:
+    """Add to a caller's locked read the grant one of its entities names (grant_id: its mapped attribute).
+
+    The grant joins on grant_id (rows without a grant drop out), comes with whether its holder commitment's salt is
+    kept, and is locked FOR UPDATE along with the caller's own tables `of` and read afresh, exactly as the gate reads
+    it: the caller saves the gate's own statement. The grant and the flag are the row's last two columns.
+    """
+    return (stmt.add_columns(Grant, ledger.salt_kept(Grant.holder_commitment))
+            .join_from(grant_id.class_, Grant, Grant.id == grant_id)
+            .with_for_update(of=[*of, Grant]).execution_options(populate_existing=True))
+
+
 def gate(session: Session, *, requester: Requester, holder: Holder | None, resource_kind: str,
-         resource_id: str, fields: Iterable[str], purpose: str, grant_id: uuid.UUID | None = None) -> Permit:
+         resource_id: str, fields: Iterable[str], purpose: str, grant_id: uuid.UUID | None = None,
+         locked: tuple[Grant, bool] | None = None) -> Permit:
     """Allow one retrieval under a grant, or raise Refused; either way write an access record and a ledger entry.
 
     Looks among the holder's grants to this requester's organisation (or at the one grant named by grant_id,
     whoever it was given to, so that a stolen id shows up in the holder's history). A refusal is recorded in the
     session before it is raised; open the transaction with keeping_refusals() (request_session() on a route) so
-    it is kept when the error rolls the rest back.
+    it is kept when the error rolls the rest back. `locked` is the (grant, salt kept) pair of a read built with
+    with_locked_grant() in this transaction for the grant named by grant_id; the gate then does not read it again.
     """
     fields_t = tuple(sorted(set(fields)))
     if holder is None and grant_id is None:
@@ -730,8 +744,16 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
     params: dict[str, Any] = {"grant_id": grant_id} if grant_id is not None else {"org_id": requester.org_id}
     if holder is not None:
         params.update(holder_kind=holder.kind.value, holder_id=holder.id)
+    if locked is None:
+        rows = session.execute(_GATE_SELECTS[grant_id is not None, holder is not None], params)
+    elif grant_id is None or locked[0].id != grant_id:
+        raise ValueError("gate(locked=...) takes the grant named by grant_id")
+    elif holder is None or (locked[0].holder_kind, locked[0].holder_id) == (holder.kind.value, holder.id):
+        rows = [locked]
+    else:
+        rows = []  # as the gate's own read: a grant of another holder is no candidate
     candidates = []
-    for grant, kept in session.execute(_GATE_SELECTS[grant_id is not None, holder is not None], params):
+    for grant, kept in rows:
         if kept and grant.holder_commitment:
             ledger.note_kept(session, grant.holder_commitment)
         candidates.append(grant)

@@ -845,8 +845,11 @@ def _allowed_item(app: Application, grant: consent.Grant | None, lic: License | 
 
 
 def _retrieval_read(session: Session, application_id: uuid.UUID, license_id: uuid.UUID, *, lock: bool):
-    # One round trip for what a retrieval checks before the gate: the application (locked, so that two windows
-    # cannot attach one license twice), its grant's scope, the license, and whether it is attached already. The
+    # One round trip for what a retrieval checks before the gate: the application, its grant's scope, the license,
+    # and whether it is attached already. Locked (lock=True), the application and its grant are locked together for
+    # the gate (consent.with_locked_grant), so that two windows cannot attach one license twice nor count one use
+    # twice; the row is then (application, license, attached, grant, salt kept), and None also for an application
+    # without a grant. Unlocked it is (application, grant, license, attached), the grant None when there is none. The
     # license's signed credential is not read: the response carries its digest.
     return session.execute(_RETRIEVAL_READS[lock], {"application_id": application_id, "license_id": license_id}).first()
 
@@ -854,15 +857,18 @@ def _retrieval_read(session: Session, application_id: uuid.UUID, license_id: uui
 def _retrieval_statement(lock: bool):
     attached = (select(Attachment.id).where(Attachment.application_id == Application.id,
                                             Attachment.license_id == bindparam("license_id")).exists())
-    stmt = (select(Application, consent.Grant, License, attached)
+    if lock:
+        stmt = (select(Application, License, attached)
+                .outerjoin_from(Application, License, License.id == bindparam("license_id"))
+                .where(Application.id == bindparam("application_id"))
+                .options(defer(License.vc)))
+        # Rows already in the session take the values read under the lock, not those of an earlier read.
+        return consent.with_locked_grant(stmt, Application.grant_id, of=[Application])
+    return (select(Application, consent.Grant, License, attached)
             .outerjoin(consent.Grant, consent.Grant.id == Application.grant_id)
             .outerjoin(License, License.id == bindparam("license_id"))
             .where(Application.id == bindparam("application_id"))
             .options(defer(License.vc)))
-    if lock:
-        # Rows already in the session take the values read under the lock, not those of an earlier read.
-        stmt = stmt.with_for_update(of=Application).execution_options(populate_existing=True)
-    return stmt
 
 
 # Built once (a statement object keeps its cache key; building it cost more than running it).
@@ -875,17 +881,22 @@ def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uu
     desk = desk_of(session, clerk_person_id)
     row = _retrieval_read(session, application_id, license_id, lock=True)
     if row is None:
-        raise ApplicationNotFound()
-    app, grant, lic, attached = row
+        # No such application, or one without a grant: read it unlocked to say which (nothing is written).
+        unlocked = _retrieval_read(session, application_id, license_id, lock=False)
+        if unlocked is None:
+            raise ApplicationNotFound()
+        if unlocked[0].window_id != desk.window.id:
+            raise WrongWindow()
+        raise NoGrant()
+    app, lic, attached, grant, kept = row
     if app.window_id != desk.window.id:
         raise WrongWindow()
-    if app.grant_id is None:
-        raise NoGrant()
-    return _retrieve(session, app, desk.requester, license_id, grant, lic, attached)
+    return _retrieve(session, app, desk.requester, license_id, grant, lic, attached, locked=(grant, kept))
 
 
 def _retrieve(session: Session, app: Application, requester: consent.Requester, license_id: uuid.UUID,
-              grant: consent.Grant | None, lic: License | None, attached: bool) -> Attachment:
+              grant: consent.Grant | None, lic: License | None, attached: bool,
+              locked: tuple[consent.Grant, bool] | None = None) -> Attachment:
     item = _allowed_item(app, grant, lic)
     fields = item.fields if item else ()
     if attached:
@@ -896,7 +907,7 @@ def _retrieve(session: Session, app: Application, requester: consent.Requester, 
     # The gate decides, records the access on the ledger (allowed or refused) and counts the use.
     permit = consent.gate(session, requester=requester, holder=holder, resource_kind=KIND,
                           resource_id=str(license_id), fields=fields or ("*",), purpose=purpose_of(app.matter_code),
-                          grant_id=app.grant_id)
+                          grant_id=app.grant_id, locked=locked)
     if lic is None or item is None:
         raise LicenseNotFound()
     released = domain.released_fields(item.ltype, lic.fields, fields)
