@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     # HTTP requests one server process lets into the app at once; the others wait at the door (web/middleware.py).
     # 0: four fifths of the process's worker threads (32 of anyio's 40). Requests that spend their time in short
     # database round trips run faster with 1 or 2 per process and one process per core: fewer threads then take
-    # turns at the interpreter lock (docs/performance.md, e-license retrievals). Keep more when requests wait long
-    # on something outside the process.
+    # turns at the interpreter lock (docs/performance.md, e-license retrievals). A request holds its place while its
+    # body arrives and its answer leaves: set 1 only behind a proxy that buffers both, and keep more when requests
+    # wait long on something outside the process.
     in_flight: int = Field(default=0, ge=0, le=10_000)
     # The transparency log's origin line (C2SP tlog-checkpoint), also the name of its signing key.
     ledger_origin: str = "ledger.openzone.local/v1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -182,13 +183,34 @@ AFTER_ROLLBACK = "openzone.db.after_rollback"
 def _end_request(session: Session, commit: bool) -> None:
     try:
         if commit:
-            session.commit()
+            try:
+                session.commit()
+            except BaseException:
+                # A route may have caught an error (a refusal it shows as a page) and then failed to commit.
+                _after_failure(session)
+                raise
         else:
-            session.rollback()
-            for after in session.info.pop(AFTER_ROLLBACK, ()):
-                after(session)
+            _after_failure(session)
     finally:
         session.close()
+
+
+def _after_failure(session: Session) -> None:
+    # Roll back, then run every AFTER_ROLLBACK function even if the rollback or an earlier one fails; the first
+    # failure is raised once all have run.
+    failures: list[BaseException] = []
+    try:
+        session.rollback()
+    except Exception as exc:  # noqa: BLE001 - a lost connection must not keep the functions from running
+        failures.append(exc)
+    for after in session.info.pop(AFTER_ROLLBACK, ()):
+        try:
+            after(session)
+        except Exception as exc:  # each runs whatever the others do
+            logging.getLogger("openzone.db").exception("after a failed request's rollback")
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def _copyable(column: Column) -> bool:

@@ -32,7 +32,8 @@ class Router(APIRouter):
     request to the last module's API walked every route of the modules before it: a tenth of the server's CPU on an
     e-license retrieval (docs/performance.md). A path that does not start with what all of this router's paths
     start with matches none of them, so the router answers "no match" without the walk; any other path is matched
-    exactly as before.
+    exactly as before. Give the router its prefix itself and include it without one (as create_app does): the
+    check knows the router's own paths, not a prefix added by include_router.
     """
 
     def matches(self, scope: Any) -> tuple[Match, Any]:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import threading
 import uuid
 
+from fastapi import Depends
+from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from openzone.app import create_app
 from openzone.core import consent, ledger
-from openzone.core.identity.access import CSRF_COOKIE
+from openzone.core.identity import access
+from openzone.core.identity.access import CSRF_COOKIE, CSRF_HEADER
 from openzone.core.identity.models import Person
 from openzone.core.identity.service import create_token
 from openzone.core.ledger import merkle
+from openzone.core.search.models import SearchDocument
 from tests import builders, helpers
 from tests.core.consent.conftest import KIND, terms
 
@@ -231,3 +237,41 @@ def test_wrong_codes_sent_at_once_lock_the_code_after_exactly_five_tries(client)
     # Five wrong tries against the live code (the fifth locks it), then the right code refused as locked; the tries
     # after the lock matched no live code and are kept without it.
     assert sorted(tries) == ["presentation-invalid"] * 4 + ["presentation-locked"] * 2
+
+
+def test_a_refusal_a_route_caught_is_kept_when_its_commit_then_fails(database):
+    # The e-license desk pages catch a refusal and show it; if the request's commit fails after that, the rollback
+    # takes the refusal with it unless it is written again, as for a route that raised it.
+    def setup(session):
+        hall = builders.create_org(session, kind="service_hall")
+        clerk = builders.create_person(session, org=hall, role="clerk")
+        return hall.id, clerk.id, builders.create_person(session).id
+
+    hall_id, clerk_id, citizen_id = helpers.committed(setup)
+    holder = consent.Holder.person(citizen_id)
+    app = create_app()
+
+    @app.post("/test/refuse/{mode}", dependencies=[Depends(access.public())])
+    def refuse(mode: str, session: Session = Depends(consent.request_session, scope="function")):
+        try:
+            consent.require_grant(session, requester=consent.Requester(hall_id, clerk_id=clerk_id), holder=holder,
+                                  resource_kind=KIND, resource_id="L1", fields=["name"], purpose="service-window")
+        except consent.GrantMissing:
+            if mode == "raise":
+                raise
+        key = uuid.uuid4().hex
+        for _ in range(2):  # the same key twice: the commit fails
+            session.add(SearchDocument(id=uuid.uuid4(), index_name="refusal-test", doc_key=key, fields={}, folded=""))
+        return {"stored": True}
+
+    def kept() -> int:
+        return len(helpers.committed(lambda s: consent.history(s, holder)))
+
+    csrf = uuid.uuid4().hex
+    with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
+                    headers={CSRF_HEADER: csrf}) as http:
+        assert http.post("/test/refuse/raise").status_code == 403
+        assert kept() == 1
+        caught = http.post("/test/refuse/catch")
+        assert caught.status_code == 500 and "stored" not in caught.text
+        assert kept() == 2

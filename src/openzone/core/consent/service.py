@@ -754,7 +754,8 @@ def gate(session: Session, *, requester: Requester, holder: Holder | None, resou
         rows = []  # as the gate's own read: a grant of another holder is no candidate
     candidates = []
     for grant, kept in rows:
-        if kept and grant.holder_commitment:
+        # erased_at is the locked row's own: the EXISTS may date from before a wait on an erasure's lock (PostgreSQL).
+        if kept and grant.holder_commitment and grant.erased_at is None:
             ledger.note_kept(session, grant.holder_commitment)
         candidates.append(grant)
     naming = [g for g in candidates if any(line["kind"] == resource_kind for line in g.scope)]
