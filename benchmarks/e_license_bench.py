@@ -158,7 +158,11 @@ async def _connection(stream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
                        f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             writer.write(request)
             await writer.drain()
-            status = int((await reader.readline()).split()[1])
+            status_line = await reader.readline()
+            if not status_line:  # the server closed the connection: say so rather than fail the whole run
+                statuses["closed"] = statuses.get("closed", 0) + 1
+                return
+            status = int(status_line.split()[1])
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 if line.lower().startswith(b"content-length:"):

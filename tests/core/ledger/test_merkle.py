@@ -534,6 +534,10 @@ def test_tile_paths_with_an_index_past_uint64_are_refused():
         with pytest.raises(InvalidTilePath):
             merkle.parse_tile_path(path)
     assert merkle.parse_tile_path("tile/0/x018/x446/x744/x073/x709/x551/615") == (0, 2**64 - 1, 256)
+    # The message quotes the start of a long refused path, not all 7,500 characters a request sent.
+    with pytest.raises(InvalidTilePath) as refused:
+        merkle.parse_tile_path("tile/0/" + "x999/" * 1500 + "000")
+    assert len(str(refused.value)) < 200 and "tile/0/x999/" in str(refused.value)
 
 
 def test_invalid_tile_path_arguments_are_refused():

@@ -489,31 +489,37 @@ def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
     return path if width == TILE_WIDTH else f"{path}.p/{width}"
 
 
+_SHOWN_PATH = 80  # characters of a refused path an error message quotes
+
+
 def parse_tile_path(path: str) -> tuple[int, int, int]:
     """Return (level, index, width) of a canonical tile path, with level -1 for entry bundles."""
     parts = path.split("/") if isinstance(path, str) else []
+    shown = path
+    if isinstance(path, str) and len(path) > _SHOWN_PATH:
+        shown = path[:_SHOWN_PATH] + "…"  # a path of any length comes from a request: quote its start only
     if len(parts) < 3 or parts[0] != "tile":
-        raise InvalidTilePath(f"{path!r} is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
+        raise InvalidTilePath(f"{shown!r} is not tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]")
     if parts[1] == "entries":
         level = ENTRIES_LEVEL
     elif _LEVEL_RE.fullmatch(parts[1]) and int(parts[1]) <= MAX_LEVEL:
         level = int(parts[1])
     else:
-        raise InvalidTilePath(f"the level in {path!r} is not 0 to {MAX_LEVEL} without leading zeros")
+        raise InvalidTilePath(f"the level in {shown!r} is not 0 to {MAX_LEVEL} without leading zeros")
     groups, width = parts[2:], TILE_WIDTH
     if len(groups) >= 2 and groups[-2].endswith(".p"):
         if not _WIDTH_RE.fullmatch(groups[-1]) or int(groups[-1]) >= TILE_WIDTH:
-            raise InvalidTilePath(f"the partial width in {path!r} is not 1 to 255 without leading zeros")
+            raise InvalidTilePath(f"the partial width in {shown!r} is not 1 to 255 without leading zeros")
         groups, width = [*groups[:-2], groups[-2][:-2]], int(groups[-1])
     if not (all(_GROUP_RE.fullmatch(g) for g in groups[:-1]) and _LAST_GROUP_RE.fullmatch(groups[-1])):
-        raise InvalidTilePath(f"the index in {path!r} is not 3-digit groups, all but the last prefixed with x")
+        raise InvalidTilePath(f"the index in {shown!r} is not 3-digit groups, all but the last prefixed with x")
     if len(groups) > 1 and groups[0] == "x000":
-        raise InvalidTilePath(f"the index in {path!r} has a leading group of zeros")
+        raise InvalidTilePath(f"the index in {shown!r} has a leading group of zeros")
     if len(groups) > _MAX_INDEX_GROUPS:
-        raise InvalidTilePath(f"the index in {path!r} has more than {_MAX_INDEX_GROUPS} groups")
+        raise InvalidTilePath(f"the index in {shown!r} has more than {_MAX_INDEX_GROUPS} groups")
     index = int("".join(g.removeprefix("x") for g in groups))
     if index > MAX_TILE_INDEX:
-        raise InvalidTilePath(f"the index in {path!r} is larger than 2^64 - 1")
+        raise InvalidTilePath(f"the index in {shown!r} is larger than 2^64 - 1")
     return level, index, width
 
 
