@@ -48,29 +48,27 @@ _PENDING = "openzone.ledger.pending"
 # whose kept salt a caller read in it, note_kept) so that record() need not read them back.
 _SALTS = "openzone.ledger.salts"
 _MADE = "openzone.ledger.made"
-# Driver-level executemany: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The values are
-# converted here as SQLAlchemy stores them (Uuid on SQLite: 32 hex digits), which tests check by reading the rows back
-# through the ORM.
-_INSERTS = {
-    "sqlite": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) VALUES (?, ?, ?, ?, ?)",
-    "postgresql": "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) "
-                  "VALUES (%s, %s, %s, %s, %s)",
-}
+# Driver-level multi-row INSERTs: SQLAlchemy's per-row bind processing cost more than SQLite's insert itself. The
+# values are converted here as SQLAlchemy stores them (Uuid on SQLite: 32 hex digits), which tests check by reading the
+# rows back through the ORM.
+_ENTRY_INSERT = "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) VALUES "
+_SALT_INSERT = "INSERT INTO ledger_salt (commitment, kind, salt, created_at) VALUES "
+_MARKS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
 # 199 rows of 5 values: under the 999 bound parameters of SQLite builds before 3.32 that kept that default.
 _SQLITE_CHUNK = 199
-_ROWS = {"sqlite": "(?, ?, ?, ?, ?)", "postgresql": "(%s, %s, %s, %s, %s)"}
-_multi_inserts: dict[tuple[str, int], str] = {}
 # On PostgreSQL up to this many entries go in as one multi-row INSERT, more by COPY: a transaction's few entries
 # (an e-license retrieval writes two) cost a third of a COPY's round trips and driver calls that way.
 _PG_INSERT_MAX = 32
+_multi_inserts: dict[tuple[str, str, int, int], str] = {}
 
 
-def _multi_insert(dialect: str, count: int) -> str:
-    sql = _multi_inserts.get((dialect, count))
+def _multi_insert(head: str, dialect: str, width: int, count: int) -> str:
+    """Return (cached) an INSERT of count rows of width placeholders after head, in the dialect's placeholder."""
+    key = (head, dialect, width, count)
+    sql = _multi_inserts.get(key)
     if sql is None:
-        row = _ROWS[dialect]
-        sql = _multi_inserts.setdefault((dialect, count),
-                                        _INSERTS[dialect].removesuffix(row) + ", ".join([row] * count))
+        row = "(" + ", ".join([_MARKS[dialect]] * width) + ")"
+        sql = _multi_inserts.setdefault(key, head + ", ".join([row] * count))
     return sql
 
 
@@ -122,12 +120,12 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
             params: list = []
             for kind, actor, body, leaf, key in chunk:
                 params += (kind, actor.hex if actor else None, body, leaf, key)
-            connection.exec_driver_sql(_multi_insert(name, len(chunk)), tuple(params))
+            connection.exec_driver_sql(_multi_insert(_ENTRY_INSERT, name, 5, len(chunk)), tuple(params))
     elif len(rows) <= _PG_INSERT_MAX:  # PostgreSQL, the other database
         params = []
         for row in rows:
             params += row
-        connection.exec_driver_sql(_multi_insert(name, len(rows)), tuple(params))
+        connection.exec_driver_sql(_multi_insert(_ENTRY_INSERT, name, 5, len(rows)), tuple(params))
     else:
         # COPY streams the rows in one statement on the transaction's connection; executemany sent one INSERT each.
         cursor = connection.connection.cursor()
@@ -139,13 +137,8 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
             cursor.close()
 
 
-_SALT_INSERTS = {
-    "sqlite": ("INSERT INTO ledger_salt (commitment, kind, salt, created_at) VALUES ", "(?, ?, ?, ?)"),
-    "postgresql": ("INSERT INTO ledger_salt (commitment, kind, salt, created_at) VALUES ", "(%s, %s, %s, %s)"),
-}
 # 249 rows of 4 values, under SQLite's old limit of 999 bound parameters (see _SQLITE_CHUNK).
 _SALT_CHUNK = 249
-_salt_sql: dict[tuple[str, int], str] = {}
 _salt_times: dict[str, Callable[[Any], Any]] = {}
 
 
@@ -160,16 +153,12 @@ def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
     if convert is None:
         column_type = Salt.__table__.c.created_at.type
         convert = _salt_times.setdefault(name, column_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v))
-    head, row = _SALT_INSERTS[name]
     for first in range(0, len(rows), _SALT_CHUNK):
         chunk = rows[first:first + _SALT_CHUNK]
-        sql = _salt_sql.get((name, len(chunk)))
-        if sql is None:
-            sql = _salt_sql.setdefault((name, len(chunk)), head + ", ".join([row] * len(chunk)))
         params: list = []
         for salt in chunk:
             params += (salt["commitment"], salt["kind"], salt["salt"], convert(salt["created_at"]))
-        connection.exec_driver_sql(sql, tuple(params))
+        connection.exec_driver_sql(_multi_insert(_SALT_INSERT, name, 4, len(chunk)), tuple(params))
 
 
 def _insert_pending(session: Session) -> None:
@@ -468,7 +457,7 @@ def tile_reader(session: Session, *, prefetch: Iterable[tuple[int, int]] = ()) -
     wanted = sorted(set(prefetch))
     if wanted:
         connection = session.connection()
-        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        mark = _MARKS[connection.dialect.name]
         where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(wanted))
         cursor = connection.connection.cursor()
         try:
