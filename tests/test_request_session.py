@@ -70,3 +70,12 @@ def test_a_commit_that_fails_answers_a_problem_and_keeps_nothing(database):
         session.query(SearchDocument).filter(SearchDocument.index_name == "request-session-test").delete()
     # The row that would have been fine was rolled back with the duplicates; the other request's row is there.
     assert keys == {f"{key}-ok"}
+
+
+def test_a_nul_byte_in_the_address_is_a_clear_422_not_a_database_error(client):
+    # PostgreSQL's text columns cannot hold NUL: "?ccs=%00" reached the database and answered 500 there.
+    for url in ("/api/v1/standards?ccs=%00", "/api/v1/standards?q=a%00b", "/standards?ccs=%00"):
+        response = client.get(url)
+        assert response.status_code == 422, url
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/api/v1/standards?ccs=A00").status_code == 200

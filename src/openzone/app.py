@@ -31,7 +31,7 @@ from openzone.services.trade_vault import web as trade_vault_web
 from openzone.services.travel_licensing import api as travel_licensing_api
 from openzone.services.travel_licensing import web as travel_licensing_web
 from openzone.web import errors, pages
-from openzone.web.middleware import BodyLimit, InFlightLimit, RequestContext
+from openzone.web.middleware import BodyLimit, InFlightLimit, NoNulBytes, RequestContext
 
 STATIC = Path(__file__).resolve().parent / "web" / "static"
 
@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(RequestContext)
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoNulBytes)
     app.add_middleware(InFlightLimit)  # outermost of ours: a waiting request has done nothing yet
     errors.install(app)
     check_routes()

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from openzone.config import get_settings
 from openzone.core.identity.access import CSRF_COOKIE
 from openzone.kit import i18n
-from openzone.kit.errors import PayloadTooLarge
+from openzone.kit.errors import PayloadTooLarge, ValidationFailed
 from openzone.kit.ids import new_token
 
 LANG_COOKIE = "oz_lang"
@@ -102,9 +102,25 @@ class BodyLimit(_HttpMiddleware):
 
 
 async def _refuse(send, limit: int) -> None:
-    body = json.dumps(PayloadTooLarge(f"请求体不能超过 {limit // 1048576} MiB",
-                                      f"The body may not exceed {limit // 1048576} MiB").to_dict()).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await _answer(send, PayloadTooLarge(f"请求体不能超过 {limit // 1048576} MiB",
+                                        f"The body may not exceed {limit // 1048576} MiB"))
+
+
+class NoNulBytes(_HttpMiddleware):
+    """Refuse a request whose path or query string holds a NUL byte: PostgreSQL's text columns cannot take one, so a
+    query parameter "%00" reached the database as a 500 (found by the API fuzzing test); no valid input has one."""
+
+    async def handle(self, scope, receive, send):
+        if "\x00" in scope["path"] or b"%00" in scope["query_string"] or b"\x00" in scope["query_string"]:
+            await _answer(send, ValidationFailed("请求地址中不能含有空字符（%00）",
+                                                 "The address may not contain a NUL character (%00)"))
+            return
+        await self.app(scope, receive, send)
+
+
+async def _answer(send, problem) -> None:
+    body = json.dumps(problem.to_dict()).encode()
+    await send({"type": "http.response.start", "status": problem.status,
                 "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
