@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
@@ -279,3 +279,201 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
     if connection.dialect.name == "postgresql" and tables:
         preparer = connection.dialect.identifier_preparer
         connection.exec_driver_sql("ANALYZE " + ", ".join(preparer.format_table(t) for t in tables))
+
+
+# --- rows written with the transaction's next statement ----------------------------------------------------------
+
+_STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
+_MARKS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
+# Bound parameters per statement: PostgreSQL's protocol takes 65,535; SQLite's old default limit was 999.
+_MAX_PARAMS = {"sqlite": 999, "postgresql": 65535}
+
+
+class _Layout:
+    """Say how one mapped class's rows are written: its columns and attributes in order, and Python-side defaults."""
+
+    __slots__ = ("columns", "converters", "defaults", "heads", "keys", "table")
+
+    def __init__(self, cls: type) -> None:
+        mapper = cls.__mapper__
+        if len(mapper.tables) != 1 or mapper.inherits is not None:
+            raise ValueError(f"stage: {cls.__name__} is not mapped to one table")
+        self.table = mapper.local_table
+        self.keys: list[str] = []
+        self.columns: list[Column] = []
+        self.defaults: list[tuple[str, Any]] = []
+        for prop in mapper.column_attrs:
+            column = prop.columns[0]
+            self.keys.append(prop.key)
+            self.columns.append(column)
+            if column.default is not None:
+                if not _copyable(column):
+                    raise ValueError(f"stage: {self.table.name}.{column.name} has a default stage() cannot compute")
+                self.defaults.append((prop.key, column.default))
+            elif column.server_default is not None:
+                self.defaults.append((prop.key, None))  # the caller must give it (see stage())
+        self.heads: dict[str, str] = {}
+        self.converters: dict[str, list[Any]] = {}
+
+    def head(self, dialect: Any) -> str:
+        head = self.heads.get(dialect.name)
+        if head is None:
+            preparer = dialect.identifier_preparer
+            head = self.heads.setdefault(dialect.name, f"INSERT INTO {preparer.format_table(self.table)} "  # noqa: S608
+                                         f"({', '.join(preparer.format_column(c) for c in self.columns)}) VALUES ")
+        return head
+
+    def convert(self, dialect: Any) -> list[Any]:
+        converters = self.converters.get(dialect.name)
+        if converters is None:
+            # A JSON column's None is JSON null, as the ORM writes it (the type evaluates None); elsewhere it is NULL.
+            converters = self.converters.setdefault(dialect.name, [
+                (c.type.dialect_impl(dialect).bind_processor(dialect), c.type.should_evaluate_none)
+                for c in self.columns])
+        return converters
+
+
+_layouts: dict[type, _Layout] = {}
+
+
+def stage(session: Session, obj: Any) -> Any:
+    """Insert a new mapped object with the transaction's next query, flush or commit, outside the unit of work.
+
+    As after session.add(), the row is written before any query of the session (when autoflush is on), with a flush
+    of the unit of work, before a savepoint and at the commit, and a rollback drops it (write_staged() writes it at
+    once). Unlike it, the rows staged in a transaction go in together: one statement for every table on PostgreSQL
+    (data-modifying WITH clauses), one multi-row INSERT per table on SQLite. The unit of work's bookkeeping for a
+    few new rows cost more than their statements (an e-license retrieval's access record, copy and attachment:
+    docs/performance.md). Python-side column defaults are filled in at once, so the object shows every value it is
+    written with. Until it is written the object is not in the identity map, and it is written as it stands then;
+    from then on it is in the session as a row loaded from the database would be (a query of it returns it, a
+    change is flushed as an UPDATE). It may refer to rows of the unit of work, which is flushed first, but none of
+    those may refer to a staged row. Errors are SQLAlchemy's, as for a flush.
+    """
+    cls = type(obj)
+    layout = _layouts.get(cls)
+    if layout is None:
+        layout = _layouts.setdefault(cls, _Layout(cls))
+    values = obj.__dict__
+    for key, default in layout.defaults:
+        if key not in values:
+            if default is None:
+                raise ValueError(f"stage: give {layout.table.name}.{key}, its default is the server's")
+            setattr(obj, key, default.arg(None) if default.is_callable else default.arg)
+    for key in layout.keys:
+        if key not in values:
+            setattr(obj, key, None)  # as the row will hold it: no attribute is left to load
+    staged = session.info.get(_STAGED)
+    if staged is None:
+        staged = session.info[_STAGED] = []
+    staged.append(obj)
+    return obj
+
+
+_staged_sql: dict[tuple[Any, ...], str] = {}
+
+
+def _values(mark: str, width: int, count: int) -> str:
+    row = "(" + ", ".join([mark] * width) + ")"
+    return ", ".join([row] * count)
+
+
+def write_staged(session: Session) -> None:
+    """Flush the session's unit of work, then write the rows stage() holds (a caller about to use raw SQL on them)."""
+    session.flush()
+    _write_staged(session)
+
+
+def _write_staged(session: Session, connection: Connection | None = None) -> None:
+    objects = session.info.pop(_STAGED, None)
+    if not objects:
+        return
+    connection = connection if connection is not None else session.connection()
+    dialect = connection.dialect
+    groups: dict[type, list[Any]] = {}
+    for obj in objects:
+        groups.setdefault(type(obj), []).append(obj)
+    try:
+        batches = []
+        for cls, rows in groups.items():
+            layout = _layouts[cls]
+            converters = layout.convert(dialect)
+            params: list[Any] = []
+            for obj in rows:
+                values = obj.__dict__
+                for key, (convert, with_none) in zip(layout.keys, converters, strict=True):
+                    value = values.get(key)
+                    params.append(value if convert is None or (value is None and not with_none) else convert(value))
+            batches.append((layout, len(rows), params))
+    except Exception as exc:
+        raise StatementError(str(exc), "INSERT (staged rows)", None, exc) from exc
+    _write_batches(connection, batches)
+    # Written, the objects join the session as rows it loaded would: a later query of the same row returns them.
+    for obj in objects:
+        make_transient_to_detached(obj)
+        session.add(obj)
+
+
+def _write_batches(connection: Connection, batches: list[tuple[_Layout, int, list[Any]]]) -> None:
+    dialect = connection.dialect
+    name = dialect.name
+    mark, limit = _MARKS.get(name, "?"), _MAX_PARAMS.get(name, 999)
+    if name == "postgresql" and len(batches) > 1 and sum(len(p) for _, _, p in batches) <= limit:
+        key = tuple((layout.table.name, count) for layout, count, _ in batches)
+        sql = _staged_sql.get(key)
+        if sql is None:
+            parts = [layout.head(dialect) + _values(mark, len(layout.keys), count) for layout, count, _ in batches]
+            sql = _staged_sql.setdefault(key, "WITH " + ", ".join(f"s{i} AS ({part})" for i, part in enumerate(parts[:-1]))
+                                         + " " + parts[-1])
+        connection.exec_driver_sql(sql, tuple(p for _, _, params in batches for p in params))
+        return
+    for layout, count, params in batches:
+        width = len(layout.keys)
+        per = max(1, limit // width)
+        for first in range(0, count, per):
+            n = min(per, count - first)
+            key = (layout.table.name, name, n)
+            sql = _staged_sql.get(key)
+            if sql is None:
+                sql = _staged_sql.setdefault(key, layout.head(dialect) + _values(mark, width, n))
+            connection.exec_driver_sql(sql, tuple(params[first * width:(first + n) * width]))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _staged_before_statement(state: Any) -> None:
+    # A query sees the staged rows as it sees the unit of work's: both are written first, when autoflush is on.
+    session = state.session
+    if _STAGED in session.info and session.autoflush:
+        write_staged(session)
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _staged_after_flush(session: Session, _context: Any) -> None:
+    # A flush of the unit of work writes the staged rows after its own (they may refer to its rows).
+    if _STAGED in session.info:
+        _write_staged(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _staged_before_commit(session: Session) -> None:
+    if _STAGED in session.info:
+        write_staged(session)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _staged_before_savepoint(session: Session, transaction: Any) -> None:
+    # begin_nested() has flushed the unit of work; the staged rows join the enclosing transaction in the same way.
+    if transaction.nested and _STAGED in session.info:
+        _write_staged(session, transaction.parent.connection(None))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _staged_rollback(session: Session, _previous: Any) -> None:
+    # Rows staged since the transaction or savepoint began go with it (those before a savepoint were written).
+    session.info.pop(_STAGED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _staged_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_STAGED, None)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import Depends
-from sqlalchemy import bindparam, case, func, or_, select, update
+from sqlalchemy import bindparam, case, event, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from openzone.config import get_settings
 from openzone.core import identity, jobs, ledger, notify
@@ -37,7 +38,7 @@ from openzone.core.consent.domain import (
 )
 from openzone.core.consent.models import Access, Copy, Grant, Presentation
 from openzone.core.consent.settings import get_consent_settings
-from openzone.db import AFTER_ROLLBACK, new_session, transaction
+from openzone.db import AFTER_ROLLBACK, new_session, stage, transaction
 from openzone.db import request_session as db_request_session
 from openzone.kit import crypto
 from openzone.kit.errors import Forbidden, NotFound, Problem, RateLimited, ValidationFailed
@@ -234,10 +235,9 @@ def _write_access(session: Session, draft: AccessDraft) -> Access:
                  purpose_code=draft.purpose, outcome=draft.outcome.value,
                  reason=draft.reason.value if draft.reason else None, at=draft.at, leaf_hash=entry.leaf_hash,
                  holder_commitment=holder_c, resource_commitment=resource_c)
-    # Written with the caller's next flush (a query's autoflush or the commit): a flush of its own per access cost
-    # more than the insert. Every value a caller reads, the id included, is set here.
-    session.add(row)
-    return row
+    # Written with the caller's next query or its commit, in one statement with the other rows staged (db.stage): a
+    # flush of its own per access cost more than the insert. Every value a caller reads, the id included, is set here.
+    return stage(session, row)
 
 
 @dataclass(frozen=True)
@@ -798,11 +798,24 @@ def _well_formed(resource_kind: str, resource_id: str, fields: tuple[str, ...], 
             and 1 <= len(fields) <= domain.MAX_FIELDS and all(_is_field(f) for f in fields))
 
 
+# The gate counts a use with a statement of its own, at once: the unit of work's flush of the changed grant cost
+# more than the rest of the gate (docs/performance.md). The grant's row is locked, so the count read is current.
+_COUNT_USE = update(Grant.__table__).where(Grant.__table__.c.id == bindparam("grant_id")).values(
+    uses=bindparam("uses"), status=bindparam("status"), ended_at=bindparam("ended_at"))
+
+
 def _allow(session: Session, grant: Grant, ask: domain.Request, now: dt.datetime) -> Permit:
-    grant.uses += 1
-    if domain.used_up_after_use(UseMode(grant.use_mode), grant.uses, grant.max_uses):
-        grant.status = Status.USED.value
-        grant.ended_at = now
+    uses = grant.uses + 1
+    if domain.used_up_after_use(UseMode(grant.use_mode), uses, grant.max_uses):
+        status, ended_at = Status.USED.value, now
+    else:
+        status, ended_at = grant.status, grant.ended_at
+    session.connection().execute(_COUNT_USE, {"grant_id": grant.id, "uses": uses, "status": status,
+                                              "ended_at": ended_at})
+    # The object shows the row as written, and the unit of work has nothing more to write for it.
+    set_committed_value(grant, "uses", uses)
+    set_committed_value(grant, "status", status)
+    set_committed_value(grant, "ended_at", ended_at)
     access = _write_access(session, AccessDraft(
         action=Action.USE, outcome=Outcome.ALLOWED, requester=ask.requester, at=now, holder=holder_of(grant),
         holder_commitment=grant.holder_commitment, grant_id=grant.id, resource_kind=ask.resource_kind,
@@ -1069,6 +1082,20 @@ def _data_key() -> bytes:
     return known[1]
 
 
+_KEPT = "consent.kept_copies"  # session.info: the copies kept in this transaction, by id
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_kept(session: Session, _previous: Any) -> None:
+    session.info.pop(_KEPT, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_kept_at_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KEPT, None)
+
+
 def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_kind: str,
               payload: Mapping[str, Any], access: Access | None = None) -> Copy:
     """Keep an encrypted copy of data released under a grant, deleted when the grant's data-life ends.
@@ -1103,13 +1130,15 @@ def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_
     copy = Copy(id=new_id(), grant_id=grant.id, access_id=access.id, requester_org_id=requester.org_id,
                 resource_kind=resource_kind, payload_enc=blob,
                 delete_after=delete_after)
-    session.add(copy)  # flushed with the caller's next statement or commit, like the access record
+    stage(session, copy)  # written with the caller's next statement or commit, like the access record
+    # Staged rows are not in the identity map: read_copy() finds the copy here without writing and reading it back.
+    session.info.setdefault(_KEPT, {})[copy.id] = copy
     return copy
 
 
 def read_copy(session: Session, copy_id: uuid.UUID, *, requester: Requester) -> dict[str, Any]:
     """Return a kept copy to its requester, or raise NotFound once its data-life has ended."""
-    copy = session.get(Copy, copy_id)
+    copy = session.info.get(_KEPT, {}).get(copy_id) or session.get(Copy, copy_id)
     if (copy is None or copy.requester_org_id != requester.org_id or copy.payload_enc is None
             or copy.delete_after <= utcnow()):
         raise NotFound("副本不存在或已到期删除", "No such copy, or its data life ended")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, defer
 
 from openzone.config import get_settings
 from openzone.core import consent, identity, ledger
+from openzone.db import stage
 from openzone.kit.errors import Conflict, NotFound, ValidationFailed, problem
 from openzone.kit.time import CST, utcnow
 from openzone.services.e_license import domain
@@ -56,8 +57,6 @@ EVENT_ATTACHED = "e_license.application.attached"
 EVENT_CLERK = "e_license.clerk.accredited"
 # Fields that name a license uniquely within its type, in order of preference.
 NUMBER_FIELDS = ("number", "card_number", "uscc", "plate_number", "id_number")
-# session.info key: copies kept in this transaction, held so that the response reads them back from the session.
-KEPT_COPIES = "e_license.kept_copies"
 
 
 # --- URLs, keys and documents published for verifiers -----------------------------------------------------------
@@ -917,17 +916,15 @@ def _retrieve(session: Session, app: Application, requester: consent.Requester, 
     if permit.grant.data_life_days > 0:
         copy = consent.keep_copy(session, grant=permit.grant, requester=requester, resource_kind=KIND, payload=payload,
                                  access=permit.access)
-        # The session holds rows weakly: keeping the copy lets the response read it back without a query.
-        session.info.setdefault(KEPT_COPIES, []).append(copy)
     att = Attachment(application_id=app.id, license_id=lic.id, type_code=lic.type_code, fields=list(fields),
                      materials=list(item.materials) if lic.status == LicenseStatus.VALID else [],
                      copy_id=copy.id if copy else None, access_id=permit.access.id, leaf_hash=permit.access.leaf_hash,
                      license_status=lic.status, status_reason=lic.status_reason, retrieved_at=utcnow())
-    session.add(att)
+    # Written with the access record and the copy in one statement at the next query or the commit (db.stage).
+    stage(session, att)
     ledger.record(session, EVENT_ATTACHED, actor_org_id=app.hall_org_id, digests={"vc": "sha256:" + lic.vc_digest},
                   data={"application": str(app.id), "matter": app.matter_code, "access": str(permit.access.id),
                         "license_status": lic.status, "materials": list(att.materials)})
-    session.flush()
     return att
 
 

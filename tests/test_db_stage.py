@@ -1,0 +1,114 @@
+"""openzone.db.stage: new rows written together with the transaction's next statement, as session.add() would."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from openzone.core.search.models import SearchDocument, SearchFilterValue
+from openzone.db import stage, write_staged
+from openzone.kit.ids import new_id
+from tests.conftest import IS_POSTGRES
+
+
+def _doc(key: str, **values) -> SearchDocument:
+    values = {"fields": {"title": f"标题 {key}"}, "folded": "", "updated_at": dt.datetime.now(dt.UTC), **values}
+    return SearchDocument(id=new_id(), index_name="stage-test", doc_key=key, **values)
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(SearchDocument)
+                          .where(SearchDocument.index_name == "stage-test"))
+
+
+@pytest.fixture
+def statements(session):
+    seen: list[str] = []
+
+    def log(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    engine = session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", log)
+    yield seen
+    event.remove(engine, "before_cursor_execute", log)
+
+
+def test_staged_rows_are_written_before_the_next_query_with_their_defaults(session, statements):
+    doc = stage(session, _doc("a"))
+    # Python-side defaults are filled in at once; columns without one are None, as the row will hold them.
+    assert doc.created_at.tzinfo is not None and doc.fts_rowid is None
+    child = stage(session, SearchFilterValue(document_id=doc.id, field="category", value="发票"))
+    assert statements == []  # nothing written yet
+    assert _count(session) == 1
+    # Both tables went in before the query: one statement on PostgreSQL, one per table on SQLite.
+    inserts = [s for s in statements if "INSERT" in s]
+    assert len(inserts) == (1 if IS_POSTGRES else 2)
+    assert inserts[0].startswith("WITH ") == IS_POSTGRES
+    # Written, the objects are the session's: a query returns the same object, and a change is flushed.
+    assert session.get(SearchDocument, doc.id) is doc
+    assert session.scalar(select(SearchFilterValue).where(SearchFilterValue.document_id == doc.id)) is child
+    doc.folded = "changed"
+    session.flush()
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).folded == "changed"
+    assert session.get(SearchDocument, doc.id).fields == {"title": "标题 a"}
+
+
+def test_the_unit_of_work_is_flushed_first_so_staged_rows_may_refer_to_its_rows(session):
+    parent = _doc("parent")
+    session.add(parent)
+    stage(session, SearchFilterValue(document_id=parent.id, field="category", value="合同"))
+    write_staged(session)
+    assert session.scalar(select(SearchFilterValue.value).where(SearchFilterValue.document_id == parent.id)) == "合同"
+
+
+def test_a_commit_writes_them_and_a_rollback_drops_them(session):
+    stage(session, _doc("kept"))
+    session.commit()
+    assert _count(session) == 1
+    stage(session, _doc("dropped"))
+    session.rollback()
+    assert _count(session) == 1
+
+
+def test_a_savepoint_keeps_rows_staged_before_it_and_its_rollback_drops_those_staged_inside(session):
+    stage(session, _doc("before"))
+    savepoint = session.begin_nested()
+    stage(session, _doc("inside"))
+    savepoint.rollback()
+    keys = set(session.scalars(select(SearchDocument.doc_key).where(SearchDocument.index_name == "stage-test")))
+    assert keys == {"before"}
+
+
+def test_a_failing_write_is_sqlalchemys_error_and_nothing_of_it_is_kept(session):
+    first = stage(session, _doc("one"))
+    write_staged(session)
+    savepoint = session.begin_nested()
+    stage(session, _doc("two"))
+    stage(session, SearchDocument(id=first.id, index_name="stage-test", doc_key="dup", fields={}, folded="",
+                                  updated_at=dt.datetime.now(dt.UTC)))
+    with pytest.raises(IntegrityError):
+        write_staged(session)
+    savepoint.rollback()
+    assert _count(session) == 1
+
+
+def test_a_value_its_column_cannot_take_is_refused_before_anything_is_sent(session, statements):
+    stage(session, _doc("naive", updated_at=dt.datetime(2026, 11, 30, 8, 0)))  # UTCDateTime refuses naive times
+    with pytest.raises(Exception, match="naive datetime"):
+        write_staged(session)
+    assert not [s for s in statements if "INSERT" in s]
+
+
+def test_none_in_a_json_column_is_json_null_as_the_orm_writes_it(session):
+    doc = stage(session, _doc("null", fields=None))
+    write_staged(session)
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).fields is None
+    is_json_null = func.json_typeof(SearchDocument.fields) == "null" if IS_POSTGRES else \
+        func.json_type(SearchDocument.fields) == "null"
+    assert session.scalar(select(func.count()).where(SearchDocument.id == doc.id, is_json_null)) == 1
