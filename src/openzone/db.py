@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -404,9 +404,11 @@ def _write_staged(session: Session, connection: Connection | None = None) -> Non
                 for key, (convert, with_none) in zip(layout.keys, converters, strict=True):
                     value = values.get(key)
                     params.append(value if convert is None or (value is None and not with_none) else convert(value))
-            batches.append((layout, len(rows), params))
+            batches.append((layout.table.name, layout.head(dialect), len(layout.keys), len(rows), params))
     except Exception as exc:
         raise StatementError(str(exc), "INSERT (staged rows)", None, exc) from exc
+    for companion in STAGE_COMPANIONS:
+        batches.extend(companion(session, dialect))
     _write_batches(connection, batches)
     # Written, the objects join the session as rows it loaded would: a later query of the same row returns them.
     for obj in objects:
@@ -414,28 +416,33 @@ def _write_staged(session: Session, connection: Connection | None = None) -> Non
         session.add(obj)
 
 
-def _write_batches(connection: Connection, batches: list[tuple[_Layout, int, list[Any]]]) -> None:
-    dialect = connection.dialect
-    name = dialect.name
+# A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values.
+_Batch = tuple[str, str, int, int, list[Any]]
+# Functions that hand over rows of their own to go in the statement of the staged rows (the ledger's entries and
+# salts): each takes the session and the dialect and returns the batches it no longer writes itself.
+STAGE_COMPANIONS: list[Callable[[Session, Any], list[_Batch]]] = []
+
+
+def _write_batches(connection: Connection, batches: list[_Batch]) -> None:
+    name = connection.dialect.name
     mark, limit = _MARKS.get(name, "?"), _MAX_PARAMS.get(name, 999)
-    if name == "postgresql" and len(batches) > 1 and sum(len(p) for _, _, p in batches) <= limit:
-        key = tuple((layout.table.name, count) for layout, count, _ in batches)
+    if name == "postgresql" and len(batches) > 1 and sum(len(b[4]) for b in batches) <= limit:
+        key = tuple((table, count) for table, _, _, count, _ in batches)
         sql = _staged_sql.get(key)
         if sql is None:
-            parts = [layout.head(dialect) + _values(mark, len(layout.keys), count) for layout, count, _ in batches]
-            sql = _staged_sql.setdefault(key, "WITH " + ", ".join(f"s{i} AS ({part})" for i, part in enumerate(parts[:-1]))
+            parts = [head + _values(mark, width, count) for _, head, width, count, _ in batches]
+            sql = _staged_sql.setdefault(key, "WITH " + ", ".join(f"s{i} AS ({p})" for i, p in enumerate(parts[:-1]))
                                          + " " + parts[-1])
-        connection.exec_driver_sql(sql, tuple(p for _, _, params in batches for p in params))
+        connection.exec_driver_sql(sql, tuple(v for *_, params in batches for v in params))
         return
-    for layout, count, params in batches:
-        width = len(layout.keys)
+    for table, head, width, count, params in batches:
         per = max(1, limit // width)
         for first in range(0, count, per):
             n = min(per, count - first)
-            key = (layout.table.name, name, n)
+            key = (table, name, n)
             sql = _staged_sql.get(key)
             if sql is None:
-                sql = _staged_sql.setdefault(key, layout.head(dialect) + _values(mark, width, n))
+                sql = _staged_sql.setdefault(key, head + _values(mark, width, n))
             connection.exec_driver_sql(sql, tuple(params[first * width:(first + n) * width]))
 
 

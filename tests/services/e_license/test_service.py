@@ -11,9 +11,12 @@ from sqlalchemy import delete, event, select
 from openzone.core import consent, ledger
 from openzone.core.identity.models import Membership
 from openzone.core.ledger import merkle
+from openzone.core.ledger.models import Entry
+from openzone.db import write_staged
 from openzone.kit.errors import Conflict, ValidationFailed
 from openzone.services.e_license import domain, service
 from openzone.services.e_license.domain import StatusBits
+from openzone.services.e_license.models import Attachment
 from tests import builders
 from tests.services.e_license.builders import authorise, build_world, id_card_fields
 
@@ -296,6 +299,39 @@ def test_a_retrieval_locks_the_application_and_its_grant_in_one_read(session):
     if session.get_bind().dialect.name == "postgresql":
         assert "FOR UPDATE OF e_license_application, consent_grant" in grant_reads[0]
     assert grant.uses == 1
+
+
+def test_a_retrievals_new_rows_go_in_together_and_are_all_there(session):
+    world = build_world(session)
+    grant, app = _at_window(session, world)
+    session.flush()
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *rest):
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        att = service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id,
+                               license_id=world.id_card.id)
+        del statements[:]
+        write_staged(session)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    tables = ("consent_access", "consent_copy", "e_license_attachment", "ledger_salt", "ledger_entry")
+    if session.get_bind().dialect.name == "postgresql":
+        # Access record, copy, attachment, the holder's salts and the ledger entries: one statement.
+        assert len(statements) == 1 and all(f"INSERT INTO {t} " in statements[0] for t in tables)
+    # Every row is there, and tied together as the ORM would have written them.
+    found = session.execute(select(Attachment, consent.Access, consent.Copy)
+                            .join(consent.Access, consent.Access.id == Attachment.access_id)
+                            .join(consent.Copy, consent.Copy.id == Attachment.copy_id)
+                            .where(Attachment.application_id == app.id)).one()
+    assert found[0] is att and found[1].grant_id == grant.id and found[2].access_id == found[1].id
+    assert found[1].leaf_hash == att.leaf_hash and sorted(found[1].fields) == sorted(att.fields)
+    assert session.scalar(select(Entry.seq).where(Entry.leaf_hash == att.leaf_hash)) is not None  # not yet integrated
+    assert service.attachment_payload(session, att, service.desk_of(session, world.clerk.id).requester)["fields"]
 
 
 def test_the_desk_names_the_hall_and_refuses_a_clerk_whose_role_was_taken_away(session):
