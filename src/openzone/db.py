@@ -284,7 +284,7 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
 # --- rows written with the transaction's next statement ----------------------------------------------------------
 
 _STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
-_MARKS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
+PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
 # Bound parameters per statement: PostgreSQL's protocol takes 65,535; SQLite's old default limit was 999.
 _MAX_PARAMS = {"sqlite": 999, "postgresql": 65535}
 
@@ -370,12 +370,20 @@ def stage(session: Session, obj: Any) -> Any:
     return obj
 
 
+_multi_inserts: dict[tuple[str, str, int, int], str] = {}
+
+
+def multi_insert(head: str, dialect: str, width: int, count: int) -> str:
+    """Return (cached) head ("INSERT INTO t (columns) VALUES ") and count rows of width placeholders of the dialect."""
+    key = (head, dialect, width, count)
+    sql = _multi_inserts.get(key)
+    if sql is None:
+        row = "(" + ", ".join([PLACEHOLDERS[dialect]] * width) + ")"
+        sql = _multi_inserts.setdefault(key, head + ", ".join([row] * count))
+    return sql
+
+
 _staged_sql: dict[tuple[Any, ...], str] = {}
-
-
-def _values(mark: str, width: int, count: int) -> str:
-    row = "(" + ", ".join([mark] * width) + ")"
-    return ", ".join([row] * count)
 
 
 def write_staged(session: Session) -> None:
@@ -425,25 +433,22 @@ STAGE_COMPANIONS: list[Callable[[Session, Any], list[_Batch]]] = []
 
 def _write_batches(connection: Connection, batches: list[_Batch]) -> None:
     name = connection.dialect.name
-    mark, limit = _MARKS.get(name, "?"), _MAX_PARAMS.get(name, 999)
+    limit = _MAX_PARAMS.get(name, 999)
     if name == "postgresql" and len(batches) > 1 and sum(len(b[4]) for b in batches) <= limit:
         key = tuple((table, count) for table, _, _, count, _ in batches)
         sql = _staged_sql.get(key)
         if sql is None:
-            parts = [head + _values(mark, width, count) for _, head, width, count, _ in batches]
+            parts = [multi_insert(head, name, width, count) for _, head, width, count, _ in batches]
             sql = _staged_sql.setdefault(key, "WITH " + ", ".join(f"s{i} AS ({p})" for i, p in enumerate(parts[:-1]))
                                          + " " + parts[-1])
         connection.exec_driver_sql(sql, tuple(v for *_, params in batches for v in params))
         return
-    for table, head, width, count, params in batches:
+    for _, head, width, count, params in batches:
         per = max(1, limit // width)
         for first in range(0, count, per):
             n = min(per, count - first)
-            key = (table, name, n)
-            sql = _staged_sql.get(key)
-            if sql is None:
-                sql = _staged_sql.setdefault(key, head + _values(mark, width, n))
-            connection.exec_driver_sql(sql, tuple(params[first * width:(first + n) * width]))
+            connection.exec_driver_sql(multi_insert(head, name, width, n),
+                                       tuple(params[first * width:(first + n) * width]))
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -21,7 +21,7 @@ from openzone.core import jobs
 from openzone.core.ledger import domain, merkle, note
 from openzone.core.ledger.domain import InvalidCommitment, InvalidEntry, Opening
 from openzone.core.ledger.models import Entry, Leaf, LogState, PublishedCheckpoint, Queued, Salt, Tile
-from openzone.db import READ_ONLY, STAGE_COMPANIONS, get_engine, transaction
+from openzone.db import PLACEHOLDERS, READ_ONLY, STAGE_COMPANIONS, get_engine, multi_insert, transaction
 from openzone.kit.errors import ValidationFailed, problem
 from openzone.kit.time import utcnow
 
@@ -53,25 +53,11 @@ _MADE = "openzone.ledger.made"
 # rows back through the ORM.
 _ENTRY_INSERT = "INSERT INTO ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) VALUES "
 _SALT_INSERT = "INSERT INTO ledger_salt (commitment, kind, salt, created_at) VALUES "
-_MARKS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
 # 199 rows of 5 values: under the 999 bound parameters of SQLite builds before 3.32 that kept that default.
 _SQLITE_CHUNK = 199
 # On PostgreSQL up to this many entries go in as one multi-row INSERT, more by COPY: a transaction's few entries
 # (an e-license retrieval writes two) cost a third of a COPY's round trips and driver calls that way.
 _PG_INSERT_MAX = 32
-_multi_inserts: dict[tuple[str, str, int, int], str] = {}
-
-
-def _multi_insert(head: str, dialect: str, width: int, count: int) -> str:
-    """Return (cached) an INSERT of count rows of width placeholders after head, in the dialect's placeholder."""
-    key = (head, dialect, width, count)
-    sql = _multi_inserts.get(key)
-    if sql is None:
-        row = "(" + ", ".join([_MARKS[dialect]] * width) + ")"
-        sql = _multi_inserts.setdefault(key, head + ", ".join([row] * count))
-    return sql
-
-
 _COPY = "COPY ledger_entry (event_type, actor_org_id, body, leaf_hash, leaf_key) FROM STDIN"
 # Entries waiting for the integrator: on SQLite those above the largest integrated seq (seq order is commit order
 # there), on PostgreSQL those in ledger_queue (models.Queued).
@@ -120,12 +106,12 @@ def _insert_rows(connection: Connection, rows: list[_Row]) -> None:
             params: list = []
             for kind, actor, body, leaf, key in chunk:
                 params += (kind, actor.hex if actor else None, body, leaf, key)
-            connection.exec_driver_sql(_multi_insert(_ENTRY_INSERT, name, 5, len(chunk)), tuple(params))
+            connection.exec_driver_sql(multi_insert(_ENTRY_INSERT, name, 5, len(chunk)), tuple(params))
     elif len(rows) <= _PG_INSERT_MAX:  # PostgreSQL, the other database
         params = []
         for row in rows:
             params += row
-        connection.exec_driver_sql(_multi_insert(_ENTRY_INSERT, name, 5, len(rows)), tuple(params))
+        connection.exec_driver_sql(multi_insert(_ENTRY_INSERT, name, 5, len(rows)), tuple(params))
     else:
         # COPY streams the rows in one statement on the transaction's connection; executemany sent one INSERT each.
         cursor = connection.connection.cursor()
@@ -164,7 +150,7 @@ def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
         params: list = []
         for salt in chunk:
             params += (salt["commitment"], salt["kind"], salt["salt"], convert(salt["created_at"]))
-        connection.exec_driver_sql(_multi_insert(_SALT_INSERT, name, 4, len(chunk)), tuple(params))
+        connection.exec_driver_sql(multi_insert(_SALT_INSERT, name, 4, len(chunk)), tuple(params))
 
 
 def _insert_pending(session: Session) -> None:
@@ -490,7 +476,7 @@ def tile_reader(session: Session, *, prefetch: Iterable[tuple[int, int]] = ()) -
     wanted = sorted(set(prefetch))
     if wanted:
         connection = session.connection()
-        mark = _MARKS[connection.dialect.name]
+        mark = PLACEHOLDERS[connection.dialect.name]
         where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(wanted))
         cursor = connection.connection.cursor()
         try:
