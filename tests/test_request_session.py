@@ -15,6 +15,8 @@ from openzone.core.identity.access import CSRF_COOKIE, CSRF_HEADER
 from openzone.core.search.models import SearchDocument
 from openzone.db import request_session, transaction
 from openzone.kit.ids import new_id
+from tests import helpers
+from tests.conftest import IS_POSTGRES
 
 SESSIONS = (db.request_session, consent.request_session)
 
@@ -79,3 +81,14 @@ def test_a_nul_byte_in_the_address_is_a_clear_422_not_a_database_error(client):
         assert response.status_code == 422, url
         assert response.headers["content-type"].startswith("application/problem+json")
     assert client.get("/api/v1/standards?ccs=A00").status_code == 200
+
+
+def test_a_nul_character_in_a_form_field_is_a_clear_422_not_a_500(client):
+    # The login form's e-mail went to PostgreSQL as a query parameter, whose driver refuses NUL: a 500 until the error
+    # handlers named it. SQLite takes the value, finds no such person and answers the login page's own error.
+    response = client.post("/login", data={"email": "a\x00b@example.com", "password": "x", "csrf_token": helpers.csrf(client)})
+    assert response.status_code != 500
+    if IS_POSTGRES:
+        assert response.status_code == 422
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["errors"] == [{"field": "", "code": "nul"}]
