@@ -112,3 +112,22 @@ def test_none_in_a_json_column_is_json_null_as_the_orm_writes_it(session):
     is_json_null = func.json_typeof(SearchDocument.fields) == "null" if IS_POSTGRES else \
         func.json_type(SearchDocument.fields) == "null"
     assert session.scalar(select(func.count()).where(SearchDocument.id == doc.id, is_json_null)) == 1
+
+
+def test_a_rollback_takes_out_the_objects_written_in_it_as_it_does_new_orm_rows(session):
+    before = stage(session, _doc("before"))
+    savepoint = session.begin_nested()
+    inside = stage(session, _doc("inside"))
+    inner = session.begin_nested()  # writes "inside" in the outer savepoint
+    deeper = stage(session, _doc("deeper"))
+    write_staged(session)
+    inner.commit()
+    assert session.get(SearchDocument, inside.id) is inside and session.get(SearchDocument, deeper.id) is deeper
+    savepoint.rollback()
+    # The rows are gone, and so are the objects: the session does not answer from a row that no longer exists.
+    assert inside not in session and deeper not in session
+    assert session.get(SearchDocument, inside.id) is None and session.get(SearchDocument, deeper.id) is None
+    assert session.get(SearchDocument, before.id) is before
+    before_id = before.id
+    session.rollback()
+    assert before not in session and session.get(SearchDocument, before_id) is None

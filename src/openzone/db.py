@@ -284,6 +284,8 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
 # --- rows written with the transaction's next statement ----------------------------------------------------------
 
 _STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
+_WRITTEN = "openzone.db.written"  # session.info: (savepoint or None, objects) written from stage() in the transaction
+_CURRENT = object()
 PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
 # Bound parameters per statement: PostgreSQL's protocol takes 65,535; SQLite's old default limit was 999.
 _MAX_PARAMS = {"sqlite": 999, "postgresql": 65535}
@@ -392,10 +394,12 @@ def write_staged(session: Session) -> None:
     _write_staged(session)
 
 
-def _write_staged(session: Session, connection: Connection | None = None) -> None:
+def _write_staged(session: Session, connection: Connection | None = None, owner: Any = _CURRENT) -> None:
     objects = session.info.pop(_STAGED, None)
     if not objects:
         return
+    if owner is _CURRENT:
+        owner = session.get_nested_transaction()
     connection = connection if connection is not None else session.connection()
     dialect = connection.dialect
     groups: dict[type, list[Any]] = {}
@@ -418,10 +422,12 @@ def _write_staged(session: Session, connection: Connection | None = None) -> Non
     for companion in STAGE_COMPANIONS:
         batches.extend(companion(session, dialect))
     _write_batches(connection, batches)
-    # Written, the objects join the session as rows it loaded would: a later query of the same row returns them.
+    # Written, the objects join the session as rows it loaded would: a later query of the same row returns them. A
+    # rollback of the transaction or savepoint they were written in takes them out again, as it does new ORM rows.
     for obj in objects:
         make_transient_to_detached(obj)
         session.add(obj)
+    session.info.setdefault(_WRITTEN, []).append((owner, objects))
 
 
 # A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values.
@@ -475,17 +481,43 @@ def _staged_before_commit(session: Session) -> None:
 @event.listens_for(Session, "after_transaction_create")
 def _staged_before_savepoint(session: Session, transaction: Any) -> None:
     # begin_nested() has flushed the unit of work; the staged rows join the enclosing transaction in the same way.
-    if transaction.nested and _STAGED in session.info:
-        _write_staged(session, transaction.parent.connection(None))
+    if transaction.parent is None:
+        session.info.pop(_WRITTEN, None)  # left by a transaction that was closed, neither committed nor rolled back
+    elif transaction.nested and _STAGED in session.info:
+        parent = transaction.parent
+        _write_staged(session, parent.connection(None), parent if parent.nested else None)
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _staged_rollback(session: Session, _previous: Any) -> None:
-    # Rows staged since the transaction or savepoint began go with it (those before a savepoint were written).
+def _staged_rollback(session: Session, previous: Any) -> None:
+    # Rows staged since the transaction or savepoint began go with it (those before a savepoint were written), and so
+    # do the objects written in it or in a savepoint inside it.
     session.info.pop(_STAGED, None)
+    written = session.info.get(_WRITTEN)
+    if not written:
+        return
+    kept = []
+    for owner, objects in written:
+        inside = owner
+        while inside is not None and inside is not previous:
+            inside = inside.parent
+        if inside is previous or not previous.nested:
+            for obj in objects:
+                if obj in session:
+                    session.expunge(obj)
+        else:
+            kept.append((owner, objects))
+    session.info[_WRITTEN] = kept
+
+
+@event.listens_for(Session, "after_commit")
+def _staged_committed(session: Session) -> None:
+    if not session.in_transaction():  # the outermost transaction (a savepoint's release comes here too)
+        session.info.pop(_WRITTEN, None)  # the objects are the session's for good
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _staged_end(session: Session, transaction: Any) -> None:
+    # (A rollback's after_soft_rollback comes after this, and still needs the written objects.)
     if transaction.parent is None:
         session.info.pop(_STAGED, None)
