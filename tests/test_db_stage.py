@@ -131,3 +131,41 @@ def test_a_rollback_takes_out_the_objects_written_in_it_as_it_does_new_orm_rows(
     before_id = before.id
     session.rollback()
     assert before not in session and session.get(SearchDocument, before_id) is None
+
+
+def test_a_failed_flush_inside_a_savepoint_leaves_the_written_objects_alone(session):
+    doc = stage(session, _doc("kept", fts_rowid=917_001))
+    write_staged(session)
+    savepoint = session.begin_nested()
+    session.add(_doc("clash", fts_rowid=917_001))  # fts_rowid is unique
+    with pytest.raises(IntegrityError):
+        session.flush()
+    savepoint.rollback()
+    assert doc in session
+    doc.folded = "changed after the savepoint"
+    session.flush()
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).folded == "changed after the savepoint"
+
+
+def test_after_a_rollback_the_objects_are_transient_with_their_values(session):
+    doc = stage(session, _doc("rolled back"))
+    write_staged(session)
+    session.rollback()
+    assert doc not in session and doc.doc_key == "rolled back" and doc.fields == {"title": "标题 rolled back"}
+
+
+def test_an_unset_column_is_sql_null_as_the_orms_insert_leaves_it_out(session):
+    # fields is a NOT NULL JSON column: left unset it is refused, as session.add() would have it (None given for a
+    # JSON column is JSON null, which the column would take).
+    stage(session, SearchDocument(id=new_id(), index_name="stage-test", doc_key="unset", folded="",
+                                  updated_at=dt.datetime.now(dt.UTC)))
+    with pytest.raises(IntegrityError):
+        write_staged(session)
+
+
+def test_staging_outside_a_transaction_begins_one_as_add_does(session):
+    session.commit()
+    stage(session, _doc("outside"))
+    session.rollback()
+    assert _count(session) == 0

@@ -12,7 +12,16 @@ from typing import Any
 from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, make_transient_to_detached, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    make_transient,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
@@ -286,6 +295,7 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
 _STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
 _WRITTEN = "openzone.db.written"  # session.info: (savepoint or None, objects) written from stage() in the transaction
 _CURRENT = object()
+_NONE_UNSET: frozenset[str] = frozenset()
 PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
 # Bound parameters per statement: PostgreSQL's protocol takes 65,535; SQLite's old default limit was 999.
 _MAX_PARAMS = {"sqlite": 999, "postgresql": 65535}
@@ -342,15 +352,17 @@ def stage(session: Session, obj: Any) -> Any:
     """Insert a new mapped object with the transaction's next query, flush or commit, outside the unit of work.
 
     As after session.add(), the row is written before any query of the session (when autoflush is on), with a flush
-    of the unit of work, before a savepoint and at the commit, and a rollback drops it (write_staged() writes it at
-    once). Unlike it, the rows staged in a transaction go in together: one statement for every table on PostgreSQL
+    that has changes of the unit of work to write, before a savepoint and at the commit, and a rollback drops it; a
+    caller about to use SQL outside the session's queries calls write_staged() (session.flush() returns at once when
+    the unit of work has nothing to write). Unlike it, the rows staged in a transaction go in together: one statement for every table on PostgreSQL
     (data-modifying WITH clauses), one multi-row INSERT per table on SQLite. The unit of work's bookkeeping for a
     few new rows cost more than their statements (an e-license retrieval's access record, copy and attachment:
     docs/performance.md). Python-side column defaults are filled in at once, so the object shows every value it is
     written with. Until it is written the object is not in the identity map, and it is written as it stands then;
     from then on it is in the session as a row loaded from the database would be (a query of it returns it, a
     change is flushed as an UPDATE). It may refer to rows of the unit of work, which is flushed first, but none of
-    those may refer to a staged row. Errors are SQLAlchemy's, as for a flush.
+    those may refer to a staged row. A rollback of the transaction or savepoint that wrote it takes it out of the
+    session again, transient with its values, as it does new ORM rows. Errors are SQLAlchemy's, as for a flush.
     """
     cls = type(obj)
     layout = _layouts.get(cls)
@@ -362,13 +374,19 @@ def stage(session: Session, obj: Any) -> Any:
             if default is None:
                 raise ValueError(f"stage: give {layout.table.name}.{key}, its default is the server's")
             setattr(obj, key, default.arg(None) if default.is_callable else default.arg)
+    unset = _NONE_UNSET
     for key in layout.keys:
         if key not in values:
-            setattr(obj, key, None)  # as the row will hold it: no attribute is left to load
+            # As the row will hold it (no attribute is left to load), and written as SQL NULL, as the ORM leaves an
+            # unset column out of its INSERT (None given for a JSON column is JSON null, unset is NULL).
+            setattr(obj, key, None)
+            unset = unset | {key}
+    if not session.in_transaction():
+        session.begin()  # as session.add() does: the row belongs to this transaction and leaves with its rollback
     staged = session.info.get(_STAGED)
     if staged is None:
         staged = session.info[_STAGED] = []
-    staged.append(obj)
+    staged.append((obj, unset))
     return obj
 
 
@@ -402,20 +420,23 @@ def _write_staged(session: Session, connection: Connection | None = None, owner:
         owner = session.get_nested_transaction()
     connection = connection if connection is not None else session.connection()
     dialect = connection.dialect
-    groups: dict[type, list[Any]] = {}
-    for obj in objects:
-        groups.setdefault(type(obj), []).append(obj)
+    groups: dict[type, list[tuple[Any, frozenset[str]]]] = {}
+    for obj, unset in objects:
+        groups.setdefault(type(obj), []).append((obj, unset))
     try:
         batches = []
         for cls, rows in groups.items():
             layout = _layouts[cls]
             converters = layout.convert(dialect)
             params: list[Any] = []
-            for obj in rows:
+            for obj, unset in rows:
                 values = obj.__dict__
                 for key, (convert, with_none) in zip(layout.keys, converters, strict=True):
                     value = values.get(key)
-                    params.append(value if convert is None or (value is None and not with_none) else convert(value))
+                    if convert is None or (value is None and (not with_none or key in unset)):
+                        params.append(value)
+                    else:
+                        params.append(convert(value))
             batches.append((layout.table.name, layout.head(dialect), len(layout.keys), len(rows), params))
     except Exception as exc:
         raise StatementError(str(exc), "INSERT (staged rows)", None, exc) from exc
@@ -424,10 +445,13 @@ def _write_staged(session: Session, connection: Connection | None = None, owner:
     _write_batches(connection, batches)
     # Written, the objects join the session as rows it loaded would: a later query of the same row returns them. A
     # rollback of the transaction or savepoint they were written in takes them out again, as it does new ORM rows.
-    for obj in objects:
+    written = []
+    for obj, _ in objects:
+        values = dict(obj.__dict__)  # what a rollback gives back to the object, as it does to new ORM rows
         make_transient_to_detached(obj)
         session.add(obj)
-    session.info.setdefault(_WRITTEN, []).append((owner, objects))
+        written.append((obj, values))
+    session.info.setdefault(_WRITTEN, []).append((owner, written))
 
 
 # A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values.
@@ -492,6 +516,8 @@ def _staged_before_savepoint(session: Session, transaction: Any) -> None:
 def _staged_rollback(session: Session, previous: Any) -> None:
     # Rows staged since the transaction or savepoint began go with it (those before a savepoint were written), and so
     # do the objects written in it or in a savepoint inside it.
+    if previous.parent is not None and not previous.nested:
+        return  # a failed flush's own subtransaction: its transaction or savepoint is rolled back next, by the caller
     session.info.pop(_STAGED, None)
     written = session.info.get(_WRITTEN)
     if not written:
@@ -502,18 +528,17 @@ def _staged_rollback(session: Session, previous: Any) -> None:
         while inside is not None and inside is not previous:
             inside = inside.parent
         if inside is previous or not previous.nested:
-            for obj in objects:
+            for obj, values in objects:
                 if obj in session:
                     session.expunge(obj)
+                # The rollback expired it; like a new ORM row, it is transient again and keeps its values.
+                make_transient(obj)
+                for key, value in values.items():
+                    if not key.startswith("_"):
+                        set_committed_value(obj, key, value)
         else:
             kept.append((owner, objects))
     session.info[_WRITTEN] = kept
-
-
-@event.listens_for(Session, "after_commit")
-def _staged_committed(session: Session) -> None:
-    if not session.in_transaction():  # the outermost transaction (a savepoint's release comes here too)
-        session.info.pop(_WRITTEN, None)  # the objects are the session's for good
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -75,7 +75,7 @@ def install(app: FastAPI) -> None:
             return problem_response(request, ValidationFailed(
                 "提交的内容中不能含有空字符（NUL）", "The submitted text may not contain a NUL character",
                 errors=[{"field": "", "code": "nul"}]))
-        return await _crash(request, exc)
+        raise exc  # any other database error goes on to the server error handler (_crash), logged and re-raised
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
