@@ -455,7 +455,7 @@ def _write_staged(session: Session, connection: Connection | None = None, owner:
 
 
 # A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values.
-_Batch = tuple[str, str, int, int, list[Any]]
+_Batch = tuple[str, str, int, int, Sequence[Any]]
 # Functions that hand over rows of their own to go in the statement of the staged rows (the ledger's entries and
 # salts): each takes the session and the dialect and returns the batches it no longer writes itself.
 STAGE_COMPANIONS: list[Callable[[Session, Any], list[_Batch]]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import delete, event, select
@@ -277,10 +278,9 @@ def test_only_a_clerk_of_the_hall_can_be_accredited(session):
         service.start_application(session, clerk_person_id=outsider.id, matter_code="M007")
 
 
-def test_a_retrieval_locks_the_application_and_its_grant_in_one_read(session):
-    world = build_world(session)
-    grant, app = _at_window(session, world)
-    session.flush()
+@contextmanager
+def _statements(session):
+    """Collect the SQL the session's connection sends meanwhile, whitespace folded."""
     statements: list[str] = []
 
     def listen(conn, cursor, statement, *rest):
@@ -289,9 +289,17 @@ def test_a_retrieval_locks_the_application_and_its_grant_in_one_read(session):
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", listen)
     try:
-        service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
+        yield statements
     finally:
         event.remove(engine, "before_cursor_execute", listen)
+
+
+def test_a_retrieval_locks_the_application_and_its_grant_in_one_read(session):
+    world = build_world(session)
+    grant, app = _at_window(session, world)
+    session.flush()
+    with _statements(session) as statements:
+        service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
     grant_reads = [s for s in statements if s.startswith("SELECT") and "FROM consent_grant" in s.replace(
         "JOIN consent_grant", "FROM consent_grant")]
     # The gate took the grant locked with the application: no read of its own.
@@ -305,20 +313,9 @@ def test_a_retrievals_new_rows_go_in_together_and_are_all_there(session):
     world = build_world(session)
     grant, app = _at_window(session, world)
     session.flush()
-    statements: list[str] = []
-
-    def listen(conn, cursor, statement, *rest):
-        statements.append(" ".join(statement.split()))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        att = service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id,
-                               license_id=world.id_card.id)
-        del statements[:]
+    att = service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
+    with _statements(session) as statements:
         write_staged(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
     tables = ("consent_access", "consent_copy", "e_license_attachment", "ledger_salt", "ledger_entry")
     if session.get_bind().dialect.name == "postgresql":
         # Access record, copy, attachment, the holder's salts and the ledger entries: one statement.

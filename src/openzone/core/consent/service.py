@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import Depends
-from sqlalchemy import bindparam, case, event, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,7 +38,7 @@ from openzone.core.consent.domain import (
 )
 from openzone.core.consent.models import Access, Copy, Grant, Presentation
 from openzone.core.consent.settings import get_consent_settings
-from openzone.db import AFTER_ROLLBACK, new_session, stage, transaction
+from openzone.db import AFTER_ROLLBACK, new_session, stage, transaction, write_staged
 from openzone.db import request_session as db_request_session
 from openzone.kit import crypto
 from openzone.kit.errors import Forbidden, NotFound, Problem, RateLimited, ValidationFailed
@@ -1082,20 +1082,6 @@ def _data_key() -> bytes:
     return known[1]
 
 
-_KEPT = "consent.kept_copies"  # session.info: the copies kept in this transaction, by id
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_kept(session: Session, _previous: Any) -> None:
-    session.info.pop(_KEPT, None)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_kept_at_end(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop(_KEPT, None)
-
-
 def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_kind: str,
               payload: Mapping[str, Any], access: Access | None = None) -> Copy:
     """Keep an encrypted copy of data released under a grant, deleted when the grant's data-life ends.
@@ -1131,14 +1117,15 @@ def keep_copy(session: Session, *, grant: Grant, requester: Requester, resource_
                 resource_kind=resource_kind, payload_enc=blob,
                 delete_after=delete_after)
     stage(session, copy)  # written with the caller's next statement or commit, like the access record
-    # Staged rows are not in the identity map: read_copy() finds the copy here without writing and reading it back.
-    session.info.setdefault(_KEPT, {})[copy.id] = copy
     return copy
 
 
 def read_copy(session: Session, copy_id: uuid.UUID, *, requester: Requester) -> dict[str, Any]:
     """Return a kept copy to its requester, or raise NotFound once its data-life has ended."""
-    copy = session.info.get(_KEPT, {}).get(copy_id) or session.get(Copy, copy_id)
+    # A copy kept in this transaction may still be staged: written now (with whatever else is staged, as the commit
+    # would), it is in the identity map and get() reads nothing back.
+    write_staged(session)
+    copy = session.get(Copy, copy_id)
     if (copy is None or copy.requester_org_id != requester.org_id or copy.payload_enc is None
             or copy.delete_after <= utcnow()):
         raise NotFound("副本不存在或已到期删除", "No such copy, or its data life ended")

@@ -138,6 +138,11 @@ def _salt_converter(dialect: Any) -> Callable[[Any], Any]:
     return convert
 
 
+def _salt_params(salts: list[dict[str, Any]], convert: Callable[[Any], Any]) -> tuple:
+    return tuple(v for salt in salts
+                 for v in (salt["commitment"], salt["kind"], salt["salt"], convert(salt["created_at"])))
+
+
 def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
     # One multi-row INSERT per chunk, at the driver. On PostgreSQL the driver's executemany ran a pipeline that took
     # two more round trips and twice the driver's CPU for a request's two or three salts (65 against 31 µs for two
@@ -147,10 +152,7 @@ def _insert_salts(connection: Connection, rows: list[dict[str, Any]]) -> None:
     convert = _salt_converter(connection.dialect)
     for first in range(0, len(rows), _SALT_CHUNK):
         chunk = rows[first:first + _SALT_CHUNK]
-        params: list = []
-        for salt in chunk:
-            params += (salt["commitment"], salt["kind"], salt["salt"], convert(salt["created_at"]))
-        connection.exec_driver_sql(multi_insert(_SALT_INSERT, name, 4, len(chunk)), tuple(params))
+        connection.exec_driver_sql(multi_insert(_SALT_INSERT, name, 4, len(chunk)), _salt_params(chunk, convert))
 
 
 def _insert_pending(session: Session) -> None:
@@ -171,17 +173,10 @@ def _with_staged_rows(session: Session, dialect: Any) -> list[tuple[str, str, in
         return []
     batches = []
     if salts:
-        convert = _salt_converter(dialect)
-        params: list = []
-        for salt in salts:
-            params += (salt["commitment"], salt["kind"], salt["salt"], convert(salt["created_at"]))
-        batches.append(("ledger_salt", _SALT_INSERT, 4, len(salts), params))
+        batches.append(("ledger_salt", _SALT_INSERT, 4, len(salts), _salt_params(salts, _salt_converter(dialect))))
         del info[_SALTS]
     if rows:
-        params = []
-        for row in rows:
-            params += row
-        batches.append(("ledger_entry", _ENTRY_INSERT, 5, len(rows), params))
+        batches.append(("ledger_entry", _ENTRY_INSERT, 5, len(rows), [v for row in rows for v in row]))
         del info[_PENDING]
     return batches
 
