@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
+from openzone import db
 from openzone.core.search.models import SearchDocument, SearchFilterValue
 from openzone.db import insert_many, refresh_statistics
 from openzone.kit.ids import new_id
@@ -95,3 +96,27 @@ def test_errors_are_sqlalchemys_on_both_databases_and_leave_the_session_usable(s
         insert_many(session, SearchDocument.__table__, [_doc(doc_key="z", colour="red")])
     keys = session.scalars(select(SearchDocument.doc_key).where(SearchDocument.index_name == "db-test")).all()
     assert keys == ["dup"]
+
+
+def _backend(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT pg_backend_pid()"))
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="pooled server connections")
+def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced_before_use(database, monkeypatch):
+    engine = db.make_engine(database)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    try:
+        first = _backend(engine)
+        assert _backend(engine) == first and pings == []  # back at work at once: not pinged
+        with db.get_engine().connect() as other:  # the server ends the pooled connection while it is idle
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}) is True
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
+        second = _backend(engine)  # pinged, found dead, replaced: the caller never sees the dead one
+        assert len(pings) >= 1 and second != first
+        assert _backend(engine) == second
+    finally:
+        engine.dispose()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from openzone import db
@@ -92,3 +93,34 @@ def test_a_nul_character_in_a_form_field_is_a_clear_422_not_a_500(client):
         assert response.status_code == 422
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["errors"] == [{"field": "", "code": "nul"}]
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="a server connection that can be cut from the server side")
+def test_a_connection_lost_under_a_request_answers_503_and_the_next_request_gets_a_fresh_one(database):
+    app = create_app()
+
+    @app.post("/test/lose-connection", dependencies=[Depends(access.public())])
+    def lose_connection(key: str, session: Session = Depends(request_session, scope="function")):
+        session.add(_doc(key))
+        session.flush()
+        # The server ends this connection (as a restart would) while the request is using it.
+        session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return {"stored": True}
+
+    @app.get("/test/backend", dependencies=[Depends(access.public())])
+    def backend(session: Session = Depends(request_session, scope="function")):
+        return {"pid": session.scalar(text("SELECT pg_backend_pid()"))}
+
+    key = new_id().hex
+    csrf = new_id().hex
+    with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
+                    headers={CSRF_HEADER: csrf}) as client:
+        lost = client.post("/test/lose-connection", params={"key": key})
+        after = [client.get("/test/backend") for _ in range(3)]
+    assert lost.status_code == 503
+    assert lost.headers["content-type"].startswith("application/problem+json")
+    assert lost.headers["retry-after"] == "1"
+    assert lost.json()["type"].endswith("/database-unavailable")
+    assert [r.status_code for r in after] == [200, 200, 200]
+    with transaction() as session:  # the flushed row went with the connection
+        assert session.scalar(select(SearchDocument.id).where(SearchDocument.doc_key == key)) is None

@@ -8,21 +8,21 @@ from fastapi import APIRouter
 from starlette.routing import BaseRoute, Match, Route, get_route_path
 
 
-def shared_prefix(routes: list[BaseRoute]) -> str:
-    """Return the literal start every route's path shares (text before its first parameter), or "" if unknown."""
-    literals = []
+def literal_starts(routes: list[BaseRoute]) -> tuple[str, ...] | None:
+    """Return the literal starts of the routes' paths (text before the first parameter), or None if unknown.
+
+    A path that starts with none of them matches none of the routes. None means anything may match: an included
+    router, a mount or a websocket route is among them, or there are no routes to judge by.
+    """
+    literals = set()
     for route in routes:
-        if not isinstance(route, Route):  # an included router, a mount or a websocket: anything may follow
-            return ""
-        literals.append(route.path.split("{", 1)[0])
+        if not isinstance(route, Route):
+            return None
+        literals.add(route.path.split("{", 1)[0])
     if not literals:
-        return ""
-    # The common start of the first and last in sorted order is the common start of all of them.
-    first, last = min(literals), max(literals)
-    size = 0
-    while size < len(first) and first[size] == last[size]:
-        size += 1
-    return first[:size]
+        return None
+    # A start that begins with a shorter one adds nothing.
+    return tuple(sorted(s for s in literals if not any(s != t and s.startswith(t) for t in literals)))
 
 
 class Router(APIRouter):
@@ -30,16 +30,16 @@ class Router(APIRouter):
 
     FastAPI tries an application's routes one after another, a regular expression and some bookkeeping each, so a
     request to the last module's API walked every route of the modules before it: a tenth of the server's CPU on an
-    e-license retrieval (docs/performance.md). A path that does not start with what all of this router's paths
-    start with matches none of them, so the router answers "no match" without the walk; any other path is matched
+    e-license retrieval (docs/performance.md). A path that starts with none of the literal starts of this router's
+    paths matches none of them, so the router answers "no match" without the walk; any other path is matched
     exactly as before. Give the router its prefix itself and include it without one (as create_app does): the
     check knows the router's own paths, not a prefix added by include_router.
     """
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
-        known = self.__dict__.get("_shared")
+        known = self.__dict__.get("_starts")
         if known is None or known[0] != len(self.routes):  # routes added since: compute again
-            known = self.__dict__["_shared"] = (len(self.routes), shared_prefix(self.routes))
-        if known[1] and scope["type"] == "http" and not get_route_path(scope).startswith(known[1]):
+            known = self.__dict__["_starts"] = (len(self.routes), literal_starts(self.routes))
+        if known[1] is not None and scope["type"] == "http" and not get_route_path(scope).startswith(known[1]):
             return Match.NONE, {}
         return super().matches(scope)

@@ -19,6 +19,8 @@ log = logging.getLogger("openzone.errors")
 
 MethodNotAllowed = problem("method-not-allowed", 405, "不支持此请求方法", "Method not allowed")
 InternalError = problem("internal", 500, "系统内部错误，请稍后重试", "Internal error; please try again later")
+DatabaseUnavailable = problem("database-unavailable", 503, "数据库连接中断，请稍后重试",
+                              "The database connection was lost; please try again")
 _HTTP: dict[int, type[Problem]] = {404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge}
 
 
@@ -75,6 +77,11 @@ def install(app: FastAPI) -> None:
             return problem_response(request, ValidationFailed(
                 "提交的内容中不能含有空字符（NUL）", "The submitted text may not contain a NUL character",
                 errors=[{"field": "", "code": "nul"}]))
+        if getattr(exc, "connection_invalidated", False):
+            # The connection died under the request (a database restart): nothing was committed, and the pool has
+            # dropped it and every older one, so a retry runs on a fresh connection.
+            log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
+            return problem_response(request, DatabaseUnavailable(headers={"Retry-After": "1"}))
         raise exc  # any other database error goes on to the server error handler (_crash), logged and re-raised
 
     @app.exception_handler(Exception)
