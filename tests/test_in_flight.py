@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+
 import anyio
 import anyio.to_thread
 import httpx
 from anyio.from_thread import start_blocking_portal
+from fastapi import Depends, FastAPI
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from openzone.config import get_settings
+from openzone.core.identity import access
 from openzone.core.identity.models import Person
 from openzone.core.identity.service import create_token
-from openzone.db import transaction
+from openzone.db import request_session, transaction
+from openzone.kit.routing import Router
 from openzone.web.middleware import InFlightLimit
 from tests import builders
 
@@ -88,6 +95,59 @@ def test_the_in_flight_setting_lowers_the_limit_and_never_raises_it_past_the_thr
             monkeypatch.setenv("OPENZONE_IN_FLIGHT", str(setting))
             get_settings.cache_clear()
             assert _in_own_loop(_peak, threads) == expected, (setting, threads)
+    finally:
+        monkeypatch.delenv("OPENZONE_IN_FLIGHT")
+        get_settings.cache_clear()
+
+
+def _thread_app():
+    """An app whose sync route says which thread ran it, behind the in-flight gate."""
+    router = Router(prefix="/t")
+
+    @router.get("/thread", dependencies=[Depends(access.public())])
+    def which(session: Session = Depends(request_session, scope="function")) -> dict:
+        session.execute(text("SELECT 1"))
+        return {"thread": threading.get_ident()}
+
+    app = FastAPI()
+    app.include_router(router)
+    return InFlightLimit(app)
+
+
+async def _threads_used(app) -> tuple[int, set[int]]:
+    answers = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client, \
+            anyio.create_task_group() as group:
+
+        async def one() -> None:
+            answers.append((await client.get("/t/thread")).json()["thread"])
+
+        for _ in range(6):
+            group.start_soon(one)
+    return threading.get_ident(), set(answers)
+
+
+def test_alone_in_its_process_a_request_runs_its_blocking_work_on_the_event_loop(monkeypatch):
+    try:
+        monkeypatch.setenv("OPENZONE_IN_FLIGHT", "1")
+        get_settings.cache_clear()
+        loop_thread, used = _in_own_loop(_threads_used, _thread_app())
+        assert used == {loop_thread}  # the route, and the commit around it, without a hand-over to a thread
+        monkeypatch.setenv("OPENZONE_IN_FLIGHT", "2")
+        get_settings.cache_clear()
+        loop_thread, used = _in_own_loop(_threads_used, _thread_app())
+        assert loop_thread not in used  # several inside at once: worker threads, so the loop serves the others
+    finally:
+        monkeypatch.delenv("OPENZONE_IN_FLIGHT")
+        get_settings.cache_clear()
+
+
+def test_a_burst_one_at_a_time_is_answered_in_full(app, monkeypatch):
+    try:
+        monkeypatch.setenv("OPENZONE_IN_FLIGHT", "1")
+        get_settings.cache_clear()
+        assert _in_own_loop(_burst, app, _token(), 12, 40) == [200] * 12
     finally:
         monkeypatch.delenv("OPENZONE_IN_FLIGHT")
         get_settings.cache_clear()

@@ -23,9 +23,9 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.orm.attributes import set_committed_value
-from starlette.concurrency import run_in_threadpool
 
 from openzone.config import get_settings
+from openzone.kit.concurrency import blocking
 from openzone.kit.ids import new_id
 from openzone.kit.time import utcnow
 
@@ -205,17 +205,18 @@ async def request_session() -> AsyncIterator[Session]:
     Routes take it as `Depends(request_session, scope="function")`: the transaction then ends when the route
     returns, before the response is sent, so a commit that fails gives an error and never a success already on its
     way to the client (FastAPI's default "request" scope ends it after the response; a test walks every route).
-    Opening the session does no I/O and runs on the event loop; the commit or rollback, which does, runs in a
-    worker thread. A sync generator took a thread for its start and another for its end.
+    Opening the session does no I/O and runs on the event loop; the commit or rollback, which does, runs through
+    kit.concurrency.blocking (a worker thread, unless the request is alone in its process). A sync generator took a
+    thread for its start and another for its end.
     """
     session = new_session()
     session.begin()
     try:
         yield session
     except BaseException:
-        await run_in_threadpool(_end_request, session, False)
+        await blocking(_end_request, session, False)
         raise
-    await run_in_threadpool(_end_request, session, True)
+    await blocking(_end_request, session, True)
 
 
 # session.info key: functions a failed request's session calls, with the session, after its rollback (each opens its

@@ -1,11 +1,15 @@
-"""An APIRouter that a request outside all of its paths passes over without trying each route."""
+"""An APIRouter that a request outside all of its paths passes over without trying each route, and whose sync routes
+run through kit.concurrency.blocking (in a worker thread, or on the loop when the request is alone in its process)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.routing import BaseRoute, Match, Route, get_route_path
+
+from openzone.kit.concurrency import as_coroutine
 
 
 def literal_starts(routes: list[BaseRoute]) -> tuple[str, ...] | None:
@@ -35,6 +39,10 @@ class Router(APIRouter):
     exactly as before. Give the router its prefix itself and include it without one (as create_app does): the
     check knows the router's own paths, not a prefix added by include_router.
     """
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        """Add a route; a sync endpoint runs through kit.concurrency.blocking rather than always in a thread."""
+        super().add_api_route(path, as_coroutine(endpoint), **kwargs)
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
         known = self.__dict__.get("_starts")

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from openzone.config import get_settings
 from openzone.core.identity.access import CSRF_COOKIE
-from openzone.kit import i18n
+from openzone.kit import concurrency, i18n
 from openzone.kit.errors import PayloadTooLarge, ValidationFailed
 from openzone.kit.ids import new_token
 
@@ -50,12 +50,13 @@ class InFlightLimit(_HttpMiddleware):
     (seen with 48 connections on one worker: the first request to use an API token in a minute updates its row,
     the others wait for that row in every thread). A request waiting here holds no thread, connection or lock. The
     limit is four fifths of the worker threads, so each request in the app can always get one, or the `in_flight`
-    setting when that is lower.
+    setting when that is lower. At 1, the request inside is alone in the process and its blocking work runs on the
+    event loop instead of worker threads (kit.concurrency).
     """
 
     def __init__(self, app) -> None:
         super().__init__(app)
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, bool]] = (
             weakref.WeakKeyDictionary())
 
     async def handle(self, scope, receive, send):
@@ -65,9 +66,15 @@ class InFlightLimit(_HttpMiddleware):
             threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
             limit = max(1, threads * 4 // 5)
             # A setting may lower the limit, never raise it above the threads (see above).
-            gate = self._gates[loop] = asyncio.Semaphore(min(get_settings().in_flight or limit, limit))
-        async with gate:
-            await self.app(scope, receive, send)
+            size = min(get_settings().in_flight or limit, limit)
+            gate = self._gates[loop] = (asyncio.Semaphore(size), size == 1)
+        semaphore, one_at_a_time = gate
+        async with semaphore:
+            if one_at_a_time:  # alone in the process: its blocking work runs on the loop (kit.concurrency)
+                with concurrency.alone():
+                    await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
 
 
 class BodyLimit(_HttpMiddleware):

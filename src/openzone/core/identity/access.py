@@ -12,6 +12,7 @@ from openzone.core.identity import service
 from openzone.core.identity.domain import Principal
 from openzone.core.identity.models import Person
 from openzone.db import request_session
+from openzone.kit.concurrency import blocking
 from openzone.kit.errors import Forbidden, Unauthenticated, problem
 
 SESSION_COOKIE = "oz_session"
@@ -23,11 +24,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CsrfFailed = problem("csrf", 403, "表单已过期或来源不明，请刷新页面后重试", "The form expired or came from elsewhere; reload the page and try again")
 
 
-def load_principal(request: Request, session: Session = Depends(request_session, scope="function")) -> Principal | None:
+async def load_principal(request: Request,
+                         session: Session = Depends(request_session, scope="function")) -> Principal | None:
     """Return the principal of the request from its bearer token or session cookie, or None."""
     if hasattr(request.state, "principal"):
         return request.state.principal
     request.state.db = session  # the request's own session, for page furniture such as the unread count
+    return await blocking(_find_principal, request, session)
+
+
+def _find_principal(request: Request, session: Session) -> Principal | None:
     principal = None
     auth = request.headers.get("authorization", "")
     if auth:
