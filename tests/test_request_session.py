@@ -111,12 +111,27 @@ def test_a_connection_lost_under_a_request_answers_503_and_the_next_request_gets
     def backend(session: Session = Depends(request_session, scope="function")):
         return {"pid": session.scalar(text("SELECT pg_backend_pid()"))}
 
+    @app.post("/test/lose-connection-at-commit", dependencies=[Depends(access.public())])
+    def lose_at_commit(key: str, session: Session = Depends(request_session, scope="function")):
+        session.add(_doc(key))
+        session.flush()
+        pid = session.scalar(text("SELECT pg_backend_pid()"))
+        with db.get_engine().connect() as other:  # ended from outside after the last statement: COMMIT fails
+            other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return {"stored": True}
+
     key = new_id().hex
     csrf = new_id().hex
     with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
                     headers={CSRF_HEADER: csrf}) as client:
         lost = client.post("/test/lose-connection", params={"key": key})
         after = [client.get("/test/backend") for _ in range(3)]
+        # Lost during COMMIT the outcome is unknown (the server may have committed): no 503 inviting a retry.
+        at_commit = client.post("/test/lose-connection-at-commit", params={"key": f"{key}-c"})
+        assert at_commit.status_code == 500
+        assert at_commit.headers["content-type"].startswith("application/problem+json")
+        assert "retry-after" not in at_commit.headers
+        assert client.get("/test/backend").status_code == 200
     assert lost.status_code == 503
     assert lost.headers["content-type"].startswith("application/problem+json")
     assert lost.headers["retry-after"] == "1"

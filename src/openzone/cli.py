@@ -7,6 +7,8 @@ import time
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import OperationalError
 
 from openzone.config import get_settings
 from openzone.core.calendar.cli import calendar_app
@@ -118,7 +120,16 @@ def worker(once: bool = typer.Option(False, help="do one round and exit"),
     console.print(f"worker {worker_id} 已启动 · started ({', '.join(jobs.registered_kinds())})")
     poll = get_settings().worker_poll_seconds
     while not stopping:
-        done = jobs.run_once(transaction, worker_id, limit=batch)
+        try:
+            done = jobs.run_once(transaction, worker_id, limit=batch)
+        except OperationalError as exc:
+            # A lost connection (a database restart) or a lock timeout rolls the round back whole; try again.
+            if once:
+                raise
+            console.print(f"[yellow]数据库暂不可用，稍后重试 · database unavailable, retrying: "
+                          f"{escape(str(exc.orig or exc).splitlines()[0])}[/yellow]")
+            time.sleep(max(poll, 1.0))
+            continue
         if once:
             break
         if done == 0:

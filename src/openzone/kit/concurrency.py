@@ -44,7 +44,7 @@ async def blocking(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         # stalls of up to 190 ms against 30–36 ms and 58 ms (docs/performance.md, eighth e-license measurement).
         await asyncio.sleep(0)
         return func(*args, **kwargs)
-    return await run_in_threadpool(func, *args, **kwargs)
+    return await run_in_threadpool(functools.partial(func, *args, **kwargs))  # a route may have a `func` parameter
 
 
 def as_coroutine(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -77,9 +77,11 @@ def install(app: FastAPI) -> None:
             return problem_response(request, ValidationFailed(
                 "提交的内容中不能含有空字符（NUL）", "The submitted text may not contain a NUL character",
                 errors=[{"field": "", "code": "nul"}]))
-        if getattr(exc, "connection_invalidated", False):
-            # The connection died under the request (a database restart): nothing was committed, and the pool has
-            # dropped it and every older one, so a retry runs on a fresh connection.
+        if getattr(exc, "connection_invalidated", False) and exc.statement is not None:
+            # The connection died under one of the request's statements (a database restart): its transaction was
+            # never committed, and the pool has dropped the connection and every older one, so a retry runs on a
+            # fresh connection. One lost during COMMIT itself (no statement) may have committed: a 500, not a 503
+            # inviting a retry that could do the work twice.
             log.warning("database connection lost on %s %s: %s", request.method, request.url.path, exc.orig)
             return problem_response(request, DatabaseUnavailable(headers={"Retry-After": "1"}))
         raise exc  # any other database error goes on to the server error handler (_crash), logged and re-raised
