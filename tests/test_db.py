@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 
 from openzone import db
 from openzone.core.search.models import SearchDocument, SearchFilterValue
@@ -118,5 +118,14 @@ def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced_before_use(
         second = _backend(engine)  # pinged, found dead, replaced: the caller never sees the dead one
         assert len(pings) >= 1 and second != first
         assert _backend(engine) == second
+        # The other side of the trade: one killed just after use is not pinged, and its next statement fails (a
+        # request answers 503); the pool then starts afresh.
+        with db.get_engine().connect() as other:
+            other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": second})
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 5.0)
+        with pytest.raises(OperationalError) as lost:
+            _backend(engine)
+        assert lost.value.connection_invalidated
+        assert _backend(engine) not in (first, second)
     finally:
         engine.dispose()

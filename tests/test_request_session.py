@@ -41,6 +41,12 @@ def _doc(key: str) -> SearchDocument:
     return SearchDocument(id=new_id(), index_name="request-session-test", doc_key=key, fields={}, folded="")
 
 
+def _client(app) -> TestClient:
+    """A client of a test app that shows server errors as responses and passes the CSRF check."""
+    csrf = new_id().hex
+    return TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf}, headers={CSRF_HEADER: csrf})
+
+
 def test_a_commit_that_fails_answers_a_problem_and_keeps_nothing(database):
     app = create_app()
 
@@ -58,9 +64,7 @@ def test_a_commit_that_fails_answers_a_problem_and_keeps_nothing(database):
         return {"stored": True}
 
     key = new_id().hex
-    csrf = new_id().hex
-    with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
-                    headers={CSRF_HEADER: csrf}) as client:
+    with _client(app) as client:
         failed = client.post("/test/commit-fails", params={"key": key})
         worked = client.post("/test/commit-works", params={"key": f"{key}-ok"})
     assert failed.status_code == 500
@@ -121,9 +125,7 @@ def test_a_connection_lost_under_a_request_answers_503_and_the_next_request_gets
         return {"stored": True}
 
     key = new_id().hex
-    csrf = new_id().hex
-    with TestClient(app, raise_server_exceptions=False, cookies={CSRF_COOKIE: csrf},
-                    headers={CSRF_HEADER: csrf}) as client:
+    with _client(app) as client:
         lost = client.post("/test/lose-connection", params={"key": key})
         after = [client.get("/test/backend") for _ in range(3)]
         # Lost during COMMIT the outcome is unknown (the server may have committed): no 503 inviting a retry.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -69,11 +70,9 @@ class InFlightLimit(_HttpMiddleware):
             size = min(get_settings().in_flight or limit, limit)
             gate = self._gates[loop] = (asyncio.Semaphore(size), size == 1)
         semaphore, one_at_a_time = gate
+        # Alone in the process, a request's blocking work runs on the loop (kit.concurrency).
         async with semaphore:
-            if one_at_a_time:  # alone in the process: its blocking work runs on the loop (kit.concurrency)
-                with concurrency.alone():
-                    await self.app(scope, receive, send)
-            else:
+            with concurrency.alone() if one_at_a_time else contextlib.nullcontext():
                 await self.app(scope, receive, send)
 
 
