@@ -440,7 +440,8 @@ _TOUCH_TOKEN = (
 def token_principal(session: Session, secret: str) -> Principal | None:
     """Return the principal of a live token's secret in one query (token, creator and roles), or None."""
     # The same checks as resolve_token() followed by principal_for(), read in one round trip on every API request.
-    rows = session.execute(_TOKEN_PRINCIPAL, {"token_hash": sha256_hex(secret)}).all()
+    # Plain rows, so run on the session's connection: the ORM's execution costs a third more and adds nothing here.
+    rows = session.connection().execute(_TOKEN_PRINCIPAL, {"token_hash": sha256_hex(secret)}).all()
     now = utcnow()
     if not rows:
         return None
