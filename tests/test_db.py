@@ -129,3 +129,40 @@ def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced_before_use(
         assert _backend(engine) not in (first, second)
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="psycopg's cursor")
+def test_a_cursor_describes_its_columns_when_they_are_read(database):
+    import psycopg
+
+    engine = db.make_engine(database)
+    try:
+        with engine.connect() as conn:
+            # SQLAlchemy reads the names of a statement it has not compiled (text) from the description itself.
+            result = conn.execute(text("SELECT 1 AS one, 'x'::text AS two"))
+            assert list(result.keys()) == ["one", "two"] and result.one() == (1, "x")
+            # A compiled statement seen before takes them from its cached metadata; the rows are the same.
+            stmt = select(SearchDocument.id, SearchDocument.doc_key).where(SearchDocument.id == new_id())
+            assert conn.execute(stmt).all() == [] and conn.execute(stmt).keys() == ["id", "doc_key"]
+
+            cursor = conn.connection.driver_connection.cursor()
+            assert isinstance(cursor, psycopg.Cursor)
+            cursor.execute("SELECT 1 AS one, 'x'::text AS two, NULL::numeric(10, 2) AS three")
+            described = cursor.description
+            assert len(described) == 3 and bool(described)
+            assert [c.name for c in described] == ["one", "two", "three"]
+            assert described[1].type_code == 25 and described[2][4:6] == (10, 2)  # precision and scale
+            assert [tuple(c) for c in described] == [tuple(c) for c in psycopg.Cursor.description.fget(cursor)]
+            cursor.execute("SELECT")  # rows of no columns: described, and empty
+            assert cursor.description is not None and len(cursor.description) == 0 and not cursor.description
+            cursor.execute("SET search_path TO public")  # no rows: no description
+            assert cursor.description is None
+            cursor.execute("SELECT 1 AS one")
+            unread = cursor.description
+            cursor.execute("SELECT 2 AS two")
+            with pytest.raises(psycopg.InterfaceError, match="moved to another result"):
+                unread[0]  # built from the result it described, never from a later one
+            assert cursor.description[0].name == "two"
+            cursor.close()
+    finally:
+        engine.dispose()

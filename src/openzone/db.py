@@ -74,11 +74,73 @@ def make_engine(url: str, **pool: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(url, pool_size=8, max_overflow=8)
+    engine = create_engine(url, pool_size=8, max_overflow=8, connect_args={"cursor_factory": _lazy_description_cursor()})
     event.listen(engine, "checkin", _idle_since)
     event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy: _ping_if_idle(
         engine.dialect, dbapi_connection, record))
     return engine
+
+
+_cursor_class: list[type] = []
+
+
+def _lazy_description_cursor() -> type:
+    """Return psycopg's cursor with a description that describes its columns only when they are read.
+
+    SQLAlchemy reads cursor.description after every statement, but for a compiled statement it has seen before it
+    only asks whether there is one: the column names and types come from the metadata it cached with the statement.
+    psycopg builds a Column object for every column each time it is asked (an e-license retrieval reads about 70
+    columns in its main statement; 7-9 % of a retrieval's CPU went there, docs/performance.md). This cursor answers
+    with a sequence of the same Column objects that builds them on first use, from the same result.
+    """
+    if _cursor_class:
+        return _cursor_class[0]
+    import psycopg
+    from psycopg.pq import ExecStatus
+
+    tuples = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+    describe = psycopg.Cursor.description.fget
+
+    class Description(Sequence):
+        __slots__ = ("_columns", "_count", "_cursor", "_result")
+
+        def __init__(self, cursor: Any, result: Any) -> None:
+            self._cursor, self._result, self._count, self._columns = cursor, result, result.nfields, None
+
+        def _built(self) -> list[Any]:
+            if self._columns is None:
+                if self._cursor.pgresult is not self._result:
+                    raise psycopg.InterfaceError("a description was read after its cursor moved to another result")
+                self._columns = describe(self._cursor)
+            return self._columns
+
+        def __len__(self) -> int:
+            return self._count
+
+        def __getitem__(self, index: Any) -> Any:
+            return self._built()[index]
+
+        def __iter__(self) -> Iterator[Any]:
+            return iter(self._built())
+
+        def __eq__(self, other: object) -> bool:
+            return self._built() == other
+
+        __hash__ = None  # type: ignore[assignment]  # as a list's
+
+        def __repr__(self) -> str:
+            return repr(self._built())
+
+    class Cursor(psycopg.Cursor):
+        @property
+        def description(self) -> Any:
+            result = self.pgresult
+            if result is not None and (result.nfields or result.status in tuples):
+                return Description(self, result)
+            return None
+
+    _cursor_class.append(Cursor)
+    return Cursor
 
 
 # A pooled PostgreSQL connection that sat unused for longer than this is pinged before it is handed out (a server
