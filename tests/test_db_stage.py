@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from openzone.core.search.models import SearchDocument, SearchFilterValue
-from openzone.db import stage, write_staged
+from openzone.db import stage, stage_update, write_staged
 from openzone.kit.ids import new_id
 from tests.conftest import IS_POSTGRES
 
@@ -169,3 +169,79 @@ def test_staging_outside_a_transaction_begins_one_as_add_does(session):
     stage(session, _doc("outside"))
     session.rollback()
     assert _count(session) == 0
+
+
+# --- stage_update: new values of a persistent row, written with the staged rows ---------------------------------
+
+
+def _stored(session, doc_id) -> str:
+    # Read on a connection of its own statement, outside the ORM's identity map.
+    return session.connection().scalar(select(SearchDocument.folded).where(SearchDocument.id == doc_id))
+
+
+def test_an_update_goes_first_in_the_statement_of_the_staged_rows(session, statements):
+    doc = _doc("u")
+    session.add(doc)
+    session.flush()
+    statements.clear()
+    stage_update(session, doc, folded="counted")
+    assert doc.folded == "counted" and not session.dirty  # shown at once; the unit of work has nothing to write
+    assert statements == []
+    stage(session, SearchFilterValue(document_id=doc.id, field="category", value="发票"))
+    write_staged(session)
+    writes = [s for s in statements if "UPDATE" in s or "INSERT" in s]
+    if IS_POSTGRES:
+        assert len(writes) == 1 and writes[0].startswith("WITH s0 AS (UPDATE")
+    else:
+        assert writes[0].startswith("UPDATE") and len(writes) == 2
+    assert _stored(session, doc.id) == "counted"
+    session.commit()
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).folded == "counted"
+
+
+def test_an_update_alone_is_written_before_the_next_query_and_merges_with_a_second(session, statements):
+    doc = _doc("alone")
+    session.add(doc)
+    session.commit()
+    stage_update(session, doc, folded="one")
+    stage_update(session, doc, folded="two", fields={"title": "新"})
+    assert _stored(session, doc.id) == ""  # not written yet (a statement outside the ORM does not write it)
+    statements.clear()
+    assert session.scalar(select(SearchDocument.folded).where(SearchDocument.id == doc.id)) == "two"
+    assert len([s for s in statements if s.startswith("UPDATE")]) == 1  # merged, one row written once
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).fields == {"title": "新"}
+
+
+def test_a_change_of_the_unit_of_work_made_after_an_update_is_written_after_it(session):
+    doc = _doc("order")
+    session.add(doc)
+    session.commit()
+    stage_update(session, doc, folded="staged")
+    doc.folded = "changed later"  # the unit of work's own change of the same row
+    session.flush()
+    assert _stored(session, doc.id) == "changed later"
+    session.commit()
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).folded == "changed later"
+
+
+def test_a_rollback_drops_an_update_and_a_savepoint_keeps_one_staged_before_it(session):
+    doc = _doc("rb")
+    session.add(doc)
+    session.commit()
+    stage_update(session, doc, folded="dropped")
+    session.rollback()
+    assert session.get(SearchDocument, doc.id).folded == ""  # expired by the rollback, read back
+    stage_update(session, doc, folded="before")
+    savepoint = session.begin_nested()
+    savepoint.rollback()
+    session.commit()
+    session.expire_all()
+    assert session.get(SearchDocument, doc.id).folded == "before"
+
+
+def test_only_a_persistent_object_can_be_updated(session):
+    with pytest.raises(ValueError, match="persistent"):
+        stage_update(session, _doc("new"), folded="x")

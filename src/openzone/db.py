@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert
+from sqlalchemy import Column, DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event, insert, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, StatementError
 from sqlalchemy.orm import (
@@ -391,6 +391,7 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
 
 _STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
 _WRITTEN = "openzone.db.written"  # session.info: (savepoint or None, objects) written from stage() in the transaction
+_UPDATES = "openzone.db.staged_updates"  # session.info: {(class, identity): (object, {key: value})} of stage_update()
 _CURRENT = object()
 _NONE_UNSET: frozenset[str] = frozenset()
 PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
@@ -421,7 +422,7 @@ class _Layout:
                 self.defaults.append((prop.key, column.default))
             elif column.server_default is not None:
                 self.defaults.append((prop.key, None))  # the caller must give it (see stage())
-        self.heads: dict[str, str] = {}
+        self.heads: dict[Any, str] = {}  # by dialect name: the INSERT's head; by (name, keys): an UPDATE
         self.converters: dict[str, list[Any]] = {}
 
     def head(self, dialect: Any) -> str:
@@ -442,7 +443,32 @@ class _Layout:
         return converters
 
 
+    def update(self, dialect: Any, keys: tuple[str, ...]) -> str:
+        """Return "UPDATE t SET c = ?, ... WHERE pk = ? AND ..." for some attribute keys, in the dialect."""
+        sql = self.heads.get((dialect.name, keys))
+        if sql is None:
+            preparer, mark = dialect.identifier_preparer, PLACEHOLDERS[dialect.name]
+            by_key = dict(zip(self.keys, self.columns, strict=True))
+            sets = ", ".join(f"{preparer.format_column(by_key[k])} = {mark}" for k in keys)
+            where = " AND ".join(f"{preparer.format_column(c)} = {mark}" for c in self.table.primary_key.columns)
+            sql = self.heads.setdefault((dialect.name, keys),  # type: ignore[call-overload]
+                                        f"UPDATE {preparer.format_table(self.table)} SET {sets} WHERE {where}")  # noqa: S608
+        return sql
+
+    def converted(self, dialect: Any, key: str, value: Any) -> Any:
+        """Return a value of one attribute as its column's type binds it (as the staged INSERT converts it)."""
+        convert, with_none = self.convert(dialect)[self.keys.index(key)]
+        return value if convert is None or (value is None and not with_none) else convert(value)
+
+
 _layouts: dict[type, _Layout] = {}
+
+
+def _layout(cls: type) -> _Layout:
+    layout = _layouts.get(cls)
+    if layout is None:
+        layout = _layouts.setdefault(cls, _Layout(cls))
+    return layout
 
 
 def stage(session: Session, obj: Any) -> Any:
@@ -461,10 +487,7 @@ def stage(session: Session, obj: Any) -> Any:
     those may refer to a staged row. A rollback of the transaction or savepoint that wrote it takes it out of the
     session again, transient with its values, as it does new ORM rows. Errors are SQLAlchemy's, as for a flush.
     """
-    cls = type(obj)
-    layout = _layouts.get(cls)
-    if layout is None:
-        layout = _layouts.setdefault(cls, _Layout(cls))
+    layout = _layout(type(obj))
     values = obj.__dict__
     for key, default in layout.defaults:
         if key not in values:
@@ -485,6 +508,50 @@ def stage(session: Session, obj: Any) -> Any:
         staged = session.info[_STAGED] = []
     staged.append((obj, unset))
     return obj
+
+
+def stage_update(session: Session, obj: Any, **values: Any) -> None:
+    """Write new values of some columns of a persistent object with the staged rows (stage()), in the same statement.
+
+    The object shows the values at once, as committed: the unit of work has nothing to write for them. The UPDATE (by
+    primary key) goes first in the next write of staged rows: before any query of the session, at a flush, before a
+    savepoint and at the commit; on PostgreSQL in the same statement as the staged INSERTs. A flush with changes of
+    its own writes it alone first, so that any later change of the same row is written after it. A second
+    stage_update() of the same object before the write merges into the first. A rollback drops it with the rest.
+    The consent gate counts a use this way: the UPDATE and its round trip cost as much as the rest of the gate.
+    """
+    state = inspect(obj)
+    if not state.persistent:
+        raise ValueError("stage_update: the object must be persistent (loaded or written in this session)")
+    _layout(type(obj))
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    if not session.in_transaction():
+        session.begin()
+    pending = session.info.get(_UPDATES)
+    if pending is None:
+        pending = session.info[_UPDATES] = {}
+    known = pending.get((type(obj), state.identity))
+    if known is None:
+        pending[type(obj), state.identity] = (obj, dict(values))
+    else:
+        known[1].update(values)
+
+
+def _update_batches(session: Session, dialect: Any) -> list[_Batch]:
+    pending = session.info.pop(_UPDATES, None)
+    if not pending:
+        return []
+    batches = []
+    for (cls, identity), (_obj, values) in pending.items():
+        layout = _layouts[cls]
+        keys = tuple(values)
+        params = [layout.converted(dialect, k, values[k]) for k in keys]
+        pk_keys = [layout.keys[layout.columns.index(c)] for c in layout.table.primary_key.columns]
+        params.extend(layout.converted(dialect, k, v) for k, v in zip(pk_keys, identity, strict=True))
+        # A count of 0 marks a whole statement (not the head of a multi-row INSERT).
+        batches.append((layout.table.name, layout.update(dialect, keys), len(params), 0, params))
+    return batches
 
 
 _multi_inserts: dict[tuple[str, str, int, int], str] = {}
@@ -510,8 +577,8 @@ def write_staged(session: Session) -> None:
 
 
 def _write_staged(session: Session, connection: Connection | None = None, owner: Any = _CURRENT) -> None:
-    objects = session.info.pop(_STAGED, None)
-    if not objects:
+    objects = session.info.pop(_STAGED, None) or []
+    if not objects and _UPDATES not in session.info:
         return
     if owner is _CURRENT:
         owner = session.get_nested_transaction()
@@ -521,7 +588,7 @@ def _write_staged(session: Session, connection: Connection | None = None, owner:
     for obj, unset in objects:
         groups.setdefault(type(obj), []).append((obj, unset))
     try:
-        batches = []
+        batches = _update_batches(session, dialect)
         for cls, rows in groups.items():
             layout = _layouts[cls]
             converters = layout.convert(dialect)
@@ -548,10 +615,12 @@ def _write_staged(session: Session, connection: Connection | None = None, owner:
         make_transient_to_detached(obj)
         session.add(obj)
         written.append((obj, values))
-    session.info.setdefault(_WRITTEN, []).append((owner, written))
+    if written:
+        session.info.setdefault(_WRITTEN, []).append((owner, written))
 
 
-# A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values.
+# A batch: table name, "INSERT INTO table (columns) VALUES " in the dialect, values per row, rows, the values; or
+# table name, a whole statement, its number of values, 0, the values (an UPDATE of stage_update()).
 _Batch = tuple[str, str, int, int, Sequence[Any]]
 # Functions that hand over rows of their own to go in the statement of the staged rows (the ledger's entries and
 # salts): each takes the session and the dialect and returns the batches it no longer writes itself.
@@ -562,15 +631,19 @@ def _write_batches(connection: Connection, batches: list[_Batch]) -> None:
     name = connection.dialect.name
     limit = _MAX_PARAMS.get(name, 999)
     if name == "postgresql" and len(batches) > 1 and sum(len(b[4]) for b in batches) <= limit:
-        key = tuple((table, count) for table, _, _, count, _ in batches)
+        key = tuple((table, count) if count else head for table, head, _, count, _ in batches)
         sql = _staged_sql.get(key)
         if sql is None:
-            parts = [multi_insert(head, name, width, count) for _, head, width, count, _ in batches]
+            parts = [multi_insert(head, name, width, count) if count else head
+                     for _, head, width, count, _ in batches]
             sql = _staged_sql.setdefault(key, "WITH " + ", ".join(f"s{i} AS ({p})" for i, p in enumerate(parts[:-1]))
                                          + " " + parts[-1])
         connection.exec_driver_sql(sql, tuple(v for *_, params in batches for v in params))
         return
     for _, head, width, count, params in batches:
+        if not count:  # a whole statement (stage_update)
+            connection.exec_driver_sql(head, tuple(params))
+            continue
         per = max(1, limit // width)
         for first in range(0, count, per):
             n = min(per, count - first)
@@ -582,20 +655,29 @@ def _write_batches(connection: Connection, batches: list[_Batch]) -> None:
 def _staged_before_statement(state: Any) -> None:
     # A query sees the staged rows as it sees the unit of work's: both are written first, when autoflush is on.
     session = state.session
-    if _STAGED in session.info and session.autoflush:
+    if (_STAGED in session.info or _UPDATES in session.info) and session.autoflush:
         write_staged(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _staged_updates_before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    # The unit of work has changes to write (a clean session does not get here): staged UPDATEs go first, alone, so
+    # that a change of the same row made after them is written after them.
+    if _UPDATES in session.info:
+        connection = session.connection()
+        _write_batches(connection, _update_batches(session, connection.dialect))
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _staged_after_flush(session: Session, _context: Any) -> None:
     # A flush of the unit of work writes the staged rows after its own (they may refer to its rows).
-    if _STAGED in session.info:
+    if _STAGED in session.info or _UPDATES in session.info:
         _write_staged(session)
 
 
 @event.listens_for(Session, "before_commit")
 def _staged_before_commit(session: Session) -> None:
-    if _STAGED in session.info:
+    if _STAGED in session.info or _UPDATES in session.info:
         write_staged(session)
 
 
@@ -604,7 +686,7 @@ def _staged_before_savepoint(session: Session, transaction: Any) -> None:
     # begin_nested() has flushed the unit of work; the staged rows join the enclosing transaction in the same way.
     if transaction.parent is None:
         session.info.pop(_WRITTEN, None)  # left by a transaction that was closed, neither committed nor rolled back
-    elif transaction.nested and _STAGED in session.info:
+    elif transaction.nested and (_STAGED in session.info or _UPDATES in session.info):
         parent = transaction.parent
         _write_staged(session, parent.connection(None), parent if parent.nested else None)
 
@@ -616,6 +698,7 @@ def _staged_rollback(session: Session, previous: Any) -> None:
     if previous.parent is not None and not previous.nested:
         return  # a failed flush's own subtransaction: its transaction or savepoint is rolled back next, by the caller
     session.info.pop(_STAGED, None)
+    session.info.pop(_UPDATES, None)
     written = session.info.get(_WRITTEN)
     if not written:
         return
@@ -643,3 +726,4 @@ def _staged_end(session: Session, transaction: Any) -> None:
     # (A rollback's after_soft_rollback comes after this, and still needs the written objects.)
     if transaction.parent is None:
         session.info.pop(_STAGED, None)
+        session.info.pop(_UPDATES, None)
