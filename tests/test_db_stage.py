@@ -245,3 +245,13 @@ def test_a_rollback_drops_an_update_and_a_savepoint_keeps_one_staged_before_it(s
 def test_only_a_persistent_object_can_be_updated(session):
     with pytest.raises(ValueError, match="persistent"):
         stage_update(session, _doc("new"), folded="x")
+
+
+def test_an_object_staged_not_to_join_stays_outside_the_session_once_written(session):
+    doc = stage(session, _doc("outside"), join=False)
+    write_staged(session)
+    assert doc not in session and doc.doc_key == "outside"  # transient, with every value it was written with
+    loaded = session.get(SearchDocument, doc.id)
+    assert loaded is not doc and loaded.doc_key == "outside" and loaded.created_at == doc.created_at
+    session.rollback()
+    assert session.get(SearchDocument, doc.id) is None and doc.doc_key == "outside"

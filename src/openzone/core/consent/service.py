@@ -235,8 +235,9 @@ def _write_access(session: Session, draft: AccessDraft) -> Access:
                  reason=draft.reason.value if draft.reason else None, at=draft.at, leaf_hash=entry.leaf_hash,
                  holder_commitment=holder_c, resource_commitment=resource_c)
     # Written with the caller's next query or its commit, in one statement with the other rows staged (db.stage): a
-    # flush of its own per access cost more than the insert. Every value a caller reads, the id included, is set here.
-    return stage(session, row)
+    # flush of its own per access cost more than the insert. Every value a caller reads, the id included, is set here;
+    # callers only read them, so the written record stays outside the session (a query of it loads it afresh).
+    return stage(session, row, join=False)
 
 
 @dataclass(frozen=True)

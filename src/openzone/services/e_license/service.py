@@ -949,8 +949,10 @@ def _retrieve(session: Session, app: Application, requester: consent.Requester, 
                      materials=list(item.materials) if lic.status == LicenseStatus.VALID else [],
                      copy_id=copy.id if copy else None, access_id=permit.access.id, leaf_hash=permit.access.leaf_hash,
                      license_status=lic.status, status_reason=lic.status_reason, retrieved_at=utcnow())
-    # Written with the access record and the copy in one statement at the next query or the commit (db.stage).
-    stage(session, att)
+    # Written with the access record and the copy in one statement at the next query or the commit (db.stage); the
+    # caller only reads it, so once written it stays outside the session (a query of the application's attachments
+    # loads them afresh).
+    stage(session, att, join=False)
     ledger.record(session, EVENT_ATTACHED, actor_org_id=app.hall_org_id, digests={"vc": "sha256:" + lic.vc_digest},
                   data={"application": str(app.id), "matter": app.matter_code, "access": str(permit.access.id),
                         "license_status": lic.status, "materials": list(att.materials)})
