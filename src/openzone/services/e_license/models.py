@@ -120,7 +120,8 @@ class Attachment(Base):
     __table_args__ = (UniqueConstraint("application_id", "license_id"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("e_license_application.id"), index=True)
+    # Found through the unique (application_id, license_id) index, whose first column it is.
+    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("e_license_application.id"))
     license_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("e_license_license.id"), index=True)
     type_code: Mapped[str] = mapped_column(String(48))
     fields: Mapped[list[str]] = mapped_column(JSON)
