@@ -255,3 +255,14 @@ def test_an_object_staged_not_to_join_stays_outside_the_session_once_written(ses
     assert loaded is not doc and loaded.doc_key == "outside" and loaded.created_at == doc.created_at
     session.rollback()
     assert session.get(SearchDocument, doc.id) is None and doc.doc_key == "outside"
+
+
+def test_an_update_is_written_before_a_query_with_autoflush_off_so_a_fresh_read_keeps_it(session):
+    doc = _doc("noflush")
+    session.add(doc)
+    session.commit()
+    stage_update(session, doc, folded="counted")
+    with session.no_autoflush:
+        fresh = session.scalars(select(SearchDocument).where(SearchDocument.id == doc.id)
+                                .execution_options(populate_existing=True)).one()
+    assert fresh is doc and doc.folded == "counted" and _stored(session, doc.id) == "counted"

@@ -518,10 +518,13 @@ def stage_update(session: Session, obj: Any, **values: Any) -> None:
     """Write new values of some columns of a persistent object with the staged rows (stage()), in the same statement.
 
     The object shows the values at once, as committed: the unit of work has nothing to write for them. The UPDATE (by
-    primary key) goes first in the next write of staged rows: before any query of the session, at a flush, before a
-    savepoint and at the commit; on PostgreSQL in the same statement as the staged INSERTs. A flush with changes of
-    its own writes it alone first, so that any later change of the same row is written after it. A second
-    stage_update() of the same object before the write merges into the first. A rollback drops it with the rest.
+    primary key) goes first in the next write of staged rows: before any query of the session (with autoflush off
+    too, so a query that reads the row afresh cannot take back the values), with a flush that has changes of the
+    unit of work to write, before a savepoint and at the commit; on PostgreSQL in the same statement as the staged
+    INSERTs. As for stage(), a caller about to read the row with SQL outside the session's queries calls
+    write_staged() first. A flush with changes of its own writes it alone first, so that any later change of the
+    same row is written after it. A second stage_update() of the same object before the write merges into the
+    first. A rollback drops it with the rest.
     The consent gate counts a use this way: the UPDATE and its round trip cost as much as the rest of the gate.
     """
     state = inspect(obj)
@@ -663,6 +666,11 @@ def _staged_before_statement(state: Any) -> None:
     session = state.session
     if (_STAGED in session.info or _UPDATES in session.info) and session.autoflush:
         write_staged(session)
+    elif _UPDATES in session.info:
+        # Autoflush off: new rows wait, as the ORM's do, but new values of a row are written, or a query that reads
+        # the row afresh (populate_existing, a refresh) would replace them with the old ones and lose them.
+        connection = session.connection()
+        _write_batches(connection, _update_batches(session, connection.dialect))
 
 
 @event.listens_for(Session, "before_flush")

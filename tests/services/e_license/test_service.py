@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, text
 
 from openzone.core import consent, ledger
 from openzone.core.identity.models import Membership
 from openzone.core.ledger import merkle
 from openzone.core.ledger.models import Entry
-from openzone.db import write_staged
+from openzone.db import new_session, transaction, write_staged
 from openzone.kit.errors import Conflict, ValidationFailed
 from openzone.services.e_license import domain, service
 from openzone.services.e_license.domain import StatusBits
 from openzone.services.e_license.models import Attachment
 from tests import builders
+from tests.conftest import IS_POSTGRES
 from tests.services.e_license.builders import authorise, build_world, id_card_fields
 
 
@@ -349,6 +351,45 @@ def test_the_desk_names_the_hall_and_refuses_a_clerk_whose_role_was_taken_away(s
     assert refused.value.detail_en == "You are no longer a clerk of this hall"
     with pytest.raises(service.NotAccredited):
         service.start_application(session, clerk_person_id=world.clerk.id, matter_code="M007")
+
+
+def test_a_retrieval_reads_the_desk_itself_and_refuses_a_clerk_whose_role_was_taken_away(session):
+    # As a retrieval request does: a new transaction, so the desk is not in the memo and is read with the application.
+    world = build_world(session)
+    _grant, app = _at_window(session, world)
+    session.info.pop("e_license.desks", None)
+    service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
+    desk = service.desk_of(session, world.clerk.id)  # from the memo the retrieval's read filled
+    assert (desk.hall_name, desk.window.id, desk.requester.window) == (world.hall.name, world.window.id,
+                                                                       world.window.code)
+    session.execute(delete(Membership).where(Membership.person_id == world.clerk.id, Membership.role == "clerk"))
+    session.info.pop("e_license.desks", None)
+    with pytest.raises(service.NotAccredited) as refused:
+        service.retrieve(session, clerk_person_id=world.clerk.id, application_id=app.id, license_id=world.id_card.id)
+    assert refused.value.detail_en == "You are no longer a clerk of this hall"
+    session.info.pop("e_license.desks", None)
+    with pytest.raises(service.NotAccredited):  # said before "no such application", as before
+        service.retrieve(session, clerk_person_id=world.clerk.id, application_id=uuid.uuid4(),
+                         license_id=world.id_card.id)
+
+
+@pytest.mark.skipif(not IS_POSTGRES, reason="row locks held by another connection")
+def test_a_clerk_who_is_not_accredited_takes_no_lock_on_the_application(database):
+    with transaction() as setup:  # committed, so that the other connections see it
+        world = build_world(setup)
+        _grant, app = _at_window(setup, world)
+        setup.execute(delete(Membership).where(Membership.person_id == world.clerk.id, Membership.role == "clerk"))
+    with new_session() as holder_of_lock, new_session() as other:
+        locked = holder_of_lock.execute(text("SELECT id FROM e_license_application WHERE id = :id FOR UPDATE"),
+                                        {"id": app.id}).all()
+        assert len(locked) == 1
+        other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        started = time.monotonic()
+        with pytest.raises(service.NotAccredited):
+            service.retrieve(other, clerk_person_id=world.clerk.id, application_id=app.id,
+                             license_id=world.id_card.id)
+        assert time.monotonic() - started < 1.5  # refused at once, not after waiting for the lock
+        holder_of_lock.rollback()
 
 
 def test_a_batch_import_is_all_or_nothing_with_a_report_per_row(session):

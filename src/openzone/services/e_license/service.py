@@ -571,7 +571,8 @@ class Desk:
 
 
 # The clerk's window, and the hall's name while the clerk still holds the clerk role there, in one statement.
-_DESK = (select(Clerk, Window, identity.role_org_name(Clerk.person_id, Window.hall_org_id, identity.Role.CLERK))
+_HALL_NAME = identity.role_org_name(Clerk.person_id, Window.hall_org_id, identity.Role.CLERK)
+_DESK = (select(Clerk, Window, _HALL_NAME)
          .join(Window, Window.id == Clerk.window_id).where(Clerk.person_id == bindparam("person_id")))
 
 
@@ -873,10 +874,12 @@ def _retrieval_statement(lock: bool, desk: bool = False):
                 .where(Application.id == bindparam("application_id"))
                 .options(defer(License.vc)))
         if desk:
-            # The clerk's desk as desk_of reads it (None, None, None when not accredited), in the same round trip.
-            stmt = (stmt.add_columns(Clerk, Window, _DESK.selected_columns[2])
-                    .outerjoin(Clerk, Clerk.person_id == bindparam("person_id"))
-                    .outerjoin(Window, Window.id == Clerk.window_id))
+            # The clerk's desk as desk_of reads it, in the same round trip, and only for a clerk still accredited
+            # with the role in the hall: otherwise no row comes back, so nothing is locked for them.
+            stmt = (stmt.add_columns(Clerk, Window, _HALL_NAME)
+                    .join_from(Application, Clerk, Clerk.person_id == bindparam("person_id"))
+                    .join(Window, Window.id == Clerk.window_id)
+                    .where(_HALL_NAME.is_not(None)))
         # Rows already in the session take the values read under the lock, not those of an earlier read.
         return consent.with_locked_grant(stmt, Application.grant_id, of=[Application])
     return (select(Application, consent.Grant, License, attached)
@@ -903,7 +906,9 @@ def retrieve(session: Session, *, clerk_person_id: uuid.UUID, application_id: uu
         found = session.execute(_RETRIEVAL_WITH_DESK, {"application_id": application_id, "license_id": license_id,
                                                        "person_id": clerk_person_id}).first()
         if found is None:
-            desk = desk_of(session, clerk_person_id)  # not accredited is said first, as when the desk is read alone
+            # Not accredited, or no such application, or one without a grant: the desk alone says which comes first,
+            # as when it was read before the application.
+            desk = desk_of(session, clerk_person_id)
             row = None
         else:
             desk = _remember_desk(session, clerk_person_id, *found[3:6])
