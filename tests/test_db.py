@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import select, text
@@ -104,29 +105,26 @@ def _backend(engine) -> int:
 
 
 @pytest.mark.skipif(not IS_POSTGRES, reason="pooled server connections")
-def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced_before_use(database, monkeypatch):
-    engine = db.make_engine(database)
-    pings = []
-    real_ping = engine.dialect.do_ping
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+def test_an_idle_pooled_connection_is_pinged_and_a_dead_one_replaced_before_use(database):
+    engine = db.make_engine(database, idle_ping_seconds=0.5)
     try:
-        first = _backend(engine)
-        assert _backend(engine) == first and pings == []  # back at work at once: not pinged
-        with db.get_engine().connect() as other:  # the server ends the pooled connection while it is idle
-            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}) is True
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)
-        second = _backend(engine)  # pinged, found dead, replaced: the caller never sees the dead one
-        assert len(pings) >= 1 and second != first
-        assert _backend(engine) == second
-        # The other side of the trade: one killed just after use is not pinged, and its next statement fails (a
+        # One killed just after use is not pinged (it was at work a moment ago), so its next statement fails (a
         # request answers 503); the pool then starts afresh.
+        first = _backend(engine)
         with db.get_engine().connect() as other:
-            other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": second})
-        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 5.0)
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}) is True
         with pytest.raises(OperationalError) as lost:
             _backend(engine)
         assert lost.value.connection_invalidated
-        assert _backend(engine) not in (first, second)
+        second = _backend(engine)
+        assert second != first and _backend(engine) == second  # back at work at once: the same connection
+        # One killed while it sits idle longer than idle_ping_seconds is pinged, found dead and replaced before use:
+        # the caller never sees it.
+        with db.get_engine().connect() as other:
+            assert other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": second}) is True
+        time.sleep(0.6)
+        third = _backend(engine)
+        assert third not in (first, second) and _backend(engine) == third
     finally:
         engine.dispose()
 

@@ -67,8 +67,11 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **pool: Any) -> Engine:
-    """Build an engine for a URL with OpenZone's connection settings (pool: SQLAlchemy's pool arguments, SQLite)."""
+def make_engine(url: str, *, idle_ping_seconds: float | None = None, **pool: Any) -> Engine:
+    """Build an engine for a URL with OpenZone's connection settings (pool: SQLAlchemy's pool arguments, SQLite).
+
+    idle_ping_seconds: how long a PostgreSQL connection may sit in the pool before it is pinged on checkout
+    (IDLE_PING_SECONDS unless given)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -76,8 +79,9 @@ def make_engine(url: str, **pool: Any) -> Engine:
         return engine
     engine = create_engine(url, pool_size=8, max_overflow=8, connect_args={"cursor_factory": _lazy_description_cursor()})
     event.listen(engine, "checkin", _idle_since)
+    idle = IDLE_PING_SECONDS if idle_ping_seconds is None else idle_ping_seconds
     event.listen(engine, "checkout", lambda dbapi_connection, record, _proxy: _ping_if_idle(
-        engine.dialect, dbapi_connection, record))
+        engine.dialect, dbapi_connection, record, idle))
     return engine
 
 
@@ -153,7 +157,7 @@ def _idle_since(_dbapi_connection, record) -> None:
     record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _ping_if_idle(dialect, dbapi_connection, record) -> None:
+def _ping_if_idle(dialect, dbapi_connection, record, idle_seconds: float) -> None:
     """Ping a connection that has been idle in the pool; a dead one is replaced before the caller sees it.
 
     SQLAlchemy's pool_pre_ping pings at every checkout: a round trip more on every request (an eighth of a
@@ -162,7 +166,7 @@ def _ping_if_idle(dialect, dbapi_connection, record) -> None:
     and every connection opened before it, and the request answers 503 (web.errors) for the client to retry.
     """
     since = record.info.get(_IDLE_SINCE)
-    if since is None or time.monotonic() - since < IDLE_PING_SECONDS:
+    if since is None or time.monotonic() - since < idle_seconds:
         return
     try:
         alive = dialect.do_ping(dbapi_connection)
@@ -391,7 +395,7 @@ def refresh_statistics(session: Session, tables: Sequence[Table]) -> None:
 
 _STAGED = "openzone.db.staged"  # session.info: objects stage() holds until the next query, flush or commit
 _WRITTEN = "openzone.db.written"  # session.info: (savepoint or None, objects) written from stage() in the transaction
-_UPDATES = "openzone.db.staged_updates"  # session.info: {(class, identity): (object, {key: value})} of stage_update()
+_UPDATES = "openzone.db.staged_updates"  # session.info: {(class, identity): {key: value}} of stage_update()
 _CURRENT = object()
 _NONE_UNSET: frozenset[str] = frozenset()
 PLACEHOLDERS = {"sqlite": "?", "postgresql": "%s"}  # each driver's placeholder
@@ -402,7 +406,7 @@ _MAX_PARAMS = {"sqlite": 999, "postgresql": 65535}
 class _Layout:
     """Say how one mapped class's rows are written: its columns and attributes in order, and Python-side defaults."""
 
-    __slots__ = ("columns", "converters", "defaults", "heads", "keys", "table")
+    __slots__ = ("columns", "converters", "defaults", "heads", "keys", "pk_keys", "table")
 
     def __init__(self, cls: type) -> None:
         mapper = cls.__mapper__
@@ -423,6 +427,7 @@ class _Layout:
             elif column.server_default is not None:
                 self.defaults.append((prop.key, None))  # the caller must give it (see stage())
         self.heads: dict[Any, str] = {}  # by dialect name: the INSERT's head; by (name, keys): an UPDATE
+        self.pk_keys = [self.keys[self.columns.index(c)] for c in self.table.primary_key.columns]
         self.converters: dict[str, list[Any]] = {}
 
     def head(self, dialect: Any) -> str:
@@ -441,7 +446,6 @@ class _Layout:
                 (c.type.dialect_impl(dialect).bind_processor(dialect), c.type.should_evaluate_none)
                 for c in self.columns])
         return converters
-
 
     def update(self, dialect: Any, keys: tuple[str, ...]) -> str:
         """Return "UPDATE t SET c = ?, ... WHERE pk = ? AND ..." for some attribute keys, in the dialect."""
@@ -535,14 +539,17 @@ def stage_update(session: Session, obj: Any, **values: Any) -> None:
         set_committed_value(obj, key, value)
     if not session.in_transaction():
         session.begin()
-    pending = session.info.get(_UPDATES)
-    if pending is None:
-        pending = session.info[_UPDATES] = {}
-    known = pending.get((type(obj), state.identity))
-    if known is None:
-        pending[type(obj), state.identity] = (obj, dict(values))
-    else:
-        known[1].update(values)
+    session.info.setdefault(_UPDATES, {}).setdefault((type(obj), state.identity), {}).update(values)
+
+
+def _write_updates(session: Session) -> None:
+    """Write the pending stage_update() values alone, ahead of the staged rows."""
+    connection = session.connection()
+    _write_batches(connection, _update_batches(session, connection.dialect))
+
+
+def _anything_staged(info: Mapping[str, Any]) -> bool:
+    return _STAGED in info or _UPDATES in info
 
 
 def _update_batches(session: Session, dialect: Any) -> list[_Batch]:
@@ -550,12 +557,11 @@ def _update_batches(session: Session, dialect: Any) -> list[_Batch]:
     if not pending:
         return []
     batches = []
-    for (cls, identity), (_obj, values) in pending.items():
+    for (cls, identity), values in pending.items():
         layout = _layouts[cls]
         keys = tuple(values)
         params = [layout.converted(dialect, k, values[k]) for k in keys]
-        pk_keys = [layout.keys[layout.columns.index(c)] for c in layout.table.primary_key.columns]
-        params.extend(layout.converted(dialect, k, v) for k, v in zip(pk_keys, identity, strict=True))
+        params.extend(layout.converted(dialect, k, v) for k, v in zip(layout.pk_keys, identity, strict=True))
         # A count of 0 marks a whole statement (not the head of a multi-row INSERT).
         batches.append((layout.table.name, layout.update(dialect, keys), len(params), 0, params))
     return batches
@@ -664,13 +670,12 @@ def _write_batches(connection: Connection, batches: list[_Batch]) -> None:
 def _staged_before_statement(state: Any) -> None:
     # A query sees the staged rows as it sees the unit of work's: both are written first, when autoflush is on.
     session = state.session
-    if (_STAGED in session.info or _UPDATES in session.info) and session.autoflush:
+    if _anything_staged(session.info) and session.autoflush:
         write_staged(session)
     elif _UPDATES in session.info:
         # Autoflush off: new rows wait, as the ORM's do, but new values of a row are written, or a query that reads
         # the row afresh (populate_existing, a refresh) would replace them with the old ones and lose them.
-        connection = session.connection()
-        _write_batches(connection, _update_batches(session, connection.dialect))
+        _write_updates(session)
 
 
 @event.listens_for(Session, "before_flush")
@@ -678,20 +683,19 @@ def _staged_updates_before_flush(session: Session, _context: Any, _instances: An
     # The unit of work has changes to write (a clean session does not get here): staged UPDATEs go first, alone, so
     # that a change of the same row made after them is written after them.
     if _UPDATES in session.info:
-        connection = session.connection()
-        _write_batches(connection, _update_batches(session, connection.dialect))
+        _write_updates(session)
 
 
 @event.listens_for(Session, "after_flush_postexec")
 def _staged_after_flush(session: Session, _context: Any) -> None:
     # A flush of the unit of work writes the staged rows after its own (they may refer to its rows).
-    if _STAGED in session.info or _UPDATES in session.info:
+    if _anything_staged(session.info):
         _write_staged(session)
 
 
 @event.listens_for(Session, "before_commit")
 def _staged_before_commit(session: Session) -> None:
-    if _STAGED in session.info or _UPDATES in session.info:
+    if _anything_staged(session.info):
         write_staged(session)
 
 
@@ -700,7 +704,7 @@ def _staged_before_savepoint(session: Session, transaction: Any) -> None:
     # begin_nested() has flushed the unit of work; the staged rows join the enclosing transaction in the same way.
     if transaction.parent is None:
         session.info.pop(_WRITTEN, None)  # left by a transaction that was closed, neither committed nor rolled back
-    elif transaction.nested and (_STAGED in session.info or _UPDATES in session.info):
+    elif transaction.nested and _anything_staged(session.info):
         parent = transaction.parent
         _write_staged(session, parent.connection(None), parent if parent.nested else None)
 

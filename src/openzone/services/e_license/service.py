@@ -590,11 +590,8 @@ def desk_of(session: Session, person_id: uuid.UUID) -> Desk:
     return _remember_desk(session, person_id, *found)
 
 
-def _remember_desk(session: Session, person_id: uuid.UUID, clerk: Clerk | None, window: Window | None,
-                   hall_name: str | None) -> Desk:
-    # From desk_of's statement, or from a caller's statement that read the same columns (_DESK's joins) with its own.
-    if clerk is None or window is None:
-        raise NotAccredited()
+def _remember_desk(session: Session, person_id: uuid.UUID, clerk: Clerk, window: Window, hall_name: str | None) -> Desk:
+    # From desk_of's statement, or from the retrieval's read, which joins the same rows and reads _HALL_NAME too.
     if hall_name is None:
         raise NotAccredited("您已不是该大厅的窗口工作人员", "You are no longer a clerk of this hall")
     desk = Desk(clerk, window, consent.Requester(org_id=window.hall_org_id, hall=window.hall_code,
